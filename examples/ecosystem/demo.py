@@ -1,0 +1,128 @@
+"""`make demo`: the main job on the embedded defaults, end to end, with the real CLI and real processes.
+
+Deploys the four services of the seed's ecosystem as local processes, then deploys broken versions and shows the
+automatic rollback to the last-known-good release, `why`, a manual rollback that skips a bad N-1, the history,
+and that a planted secret never appears anywhere. Runs in a temporary copy; stops every process it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SECRET = "s3cr3t-demo-pw-7f3a"
+shown: list[str] = []
+
+
+def tiation(args: list[str], env: dict[str, str], *, expect: int = 0, show: bool = True) -> str:
+    if show:
+        print(f"\n$ tiation {' '.join(args)}", flush=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tiation", *args], env=env, capture_output=True, text=True, check=False
+    )
+    out = proc.stdout + proc.stderr
+    if show:
+        print(out.rstrip(), flush=True)
+    if SECRET in out:
+        raise SystemExit("demo: the planted secret appeared in CLI output")
+    if proc.returncode != expect:
+        raise SystemExit(f"demo: `tiation {' '.join(args)}` exited {proc.returncode}, expected {expect}")
+    return proc.stdout
+
+
+def latest(env: dict[str, str], service: str) -> dict[str, object]:
+    data = json.loads(tiation(["history", "local", service, "--json", "--limit", "5"], env, show=False))
+    return data["deployments"][0]
+
+
+def serving(env: dict[str, str], service: str) -> str | None:
+    data = json.loads(tiation(["status", "local", "--json"], env, show=False))
+    return next(r["version"] for r in data["services"] if r["service"] == service)
+
+
+def check(condition: bool, what: str) -> None:
+    if not condition:
+        raise SystemExit(f"demo: expected {what}")
+    shown.append(what)
+
+
+def main() -> int:
+    work = Path(tempfile.mkdtemp(prefix="tiation-demo-"))
+    shutil.copytree(HERE, work / "ecosystem", ignore=shutil.ignore_patterns(".tiation", "__pycache__"))
+    root = work / "ecosystem"
+    env = {
+        **os.environ,
+        "TIATION_FILE": str(root / "tiation.yaml"),
+        "TIATION_ACTOR": "demo",
+        "TIATION_DEMO_DATABASE_URL": f"postgresql://app:{SECRET}@db.internal:5432/tiation",
+    }
+    env.pop("TIATION_STATE", None)
+    try:
+        tiation(["validate"], env)
+        tiation(["deploy", "local", "all", "--dry-run"], env)
+        tiation(["deploy", "local", "all"], env)
+        check(
+            all(
+                serving(env, s) == "1.0.0"
+                for s in ("liberation-system", "ai-agents", "terminal-workflows", "cms")
+            ),
+            "all four services deployed at 1.0.0, in dependency order",
+        )
+        tiation(["deploy", "local", "cms", "1.1.0"], env)
+        check(serving(env, "cms") == "1.1.0", "cms 1.1.0 deployed and verified")
+
+        print("\n# cms 1.2.0 exits at start: fail fast, keep 1.1.0", flush=True)
+        tiation(["deploy", "local", "cms", "1.2.0"], env, expect=1)
+        bad = latest(env, "cms")
+        check(
+            serving(env, "cms") == "1.1.0"
+            and bad["status"] == "succeeded"
+            and bad["kind"] == "auto-rollback",
+            "cms 1.2.0 (exits at start) failed fast and 1.1.0 kept serving",
+        )
+        failed_id = str(bad["parent_id"])
+        tiation(["why", failed_id], env)
+
+        print(
+            "\n# terminal-workflows 1.2.0 is healthy, then crashes: caught during the stability window",
+            flush=True,
+        )
+        tiation(["deploy", "local", "terminal-workflows", "1.2.0"], env, expect=1)
+        check(
+            serving(env, "terminal-workflows") == "1.0.0",
+            "terminal-workflows 1.2.0 (crashes after start) rolled back to 1.0.0",
+        )
+
+        print("\n# a quarantined release needs --force", flush=True)
+        tiation(["deploy", "local", "cms", "1.2.0"], env, expect=1)
+        check(True, "redeploying quarantined cms 1.2.0 refused without --force")
+
+        print("\n# manual rollback goes to the last-known-good, skipping the bad 1.2.0", flush=True)
+        tiation(["rollback", "local", "cms"], env)
+        check(
+            serving(env, "cms") == "1.0.0", "`tiation rollback local cms` went to 1.0.0, skipping bad 1.2.0"
+        )
+
+        tiation(["history", "local"], env)
+        tiation(["status", "local"], env)
+
+        state_files = list((root / ".tiation").rglob("*"))
+        leaked = [p for p in state_files if p.is_file() and SECRET.encode() in p.read_bytes()]
+        check(not leaked, "the planted DATABASE_URL password is in no output, log, state row or file")
+    finally:
+        tiation(["stop", "local"], env, show=True)
+        shutil.rmtree(work, ignore_errors=True)
+    print("\nDemo summary:")
+    for line in shown:
+        print(f"  ✓ {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

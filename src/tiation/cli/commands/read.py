@@ -1,0 +1,220 @@
+"""Read-only commands: status, history, why, logs, audit. Each has --json."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+
+from tiation.cli.context import AppContext
+from tiation.cli.output import Output
+from tiation.errors import UsageError
+
+
+def _ts(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _envs(app: AppContext, environment: str | None) -> list[str]:
+    envs = sorted(app.loaded().platform.environments)
+    if environment is None:
+        return envs
+    if environment not in envs:
+        raise UsageError(f"unknown environment {environment!r} (known: {', '.join(envs)})")
+    return [environment]
+
+
+@click.command()
+@click.argument("environment", required=False)
+@click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def status(app: AppContext, environment: str | None, json_mode: bool) -> None:
+    """What serves in each environment, and how its last deploy went."""
+    from tiation.deploy.engine import make_target
+
+    out = Output(json_mode=json_mode)
+    loaded = app.loaded()
+    store = app.store()
+    rows: list[dict[str, Any]] = []
+    for env in _envs(app, environment):
+        target = make_target(loaded, env, app.clock)
+        for svc in sorted(loaded.platform.services):
+            seen = target.observe(svc)
+            last = store.list_deployments(environment=env, service=svc, limit=1)
+            serving = seen.serving
+            rows.append(
+                {
+                    "environment": env,
+                    "service": svc,
+                    "version": serving.version if serving else None,
+                    "state": serving.state if serving else "not running",
+                    "endpoint": f"{seen.public.host}:{seen.public.port}" if seen.public and serving else None,
+                    "restarts": serving.restarts if serving else 0,
+                    "since": serving.started_at.isoformat() if serving and serving.started_at else None,
+                    "last_deploy": (
+                        {
+                            "id": last[0].id,
+                            "version": last[0].version,
+                            "kind": last[0].kind,
+                            "status": last[0].status,
+                            "at": last[0].started_at.isoformat(),
+                        }
+                        if last
+                        else None
+                    ),
+                }
+            )
+    out.data({"services": rows})
+    out.table(
+        ["env", "service", "version", "state", "endpoint", "restarts", "last deploy"],
+        [
+            [
+                r["environment"],
+                r["service"],
+                r["version"] or "-",
+                r["state"],
+                r["endpoint"] or "-",
+                r["restarts"],
+                (
+                    f"{r['last_deploy']['kind']} {r['last_deploy']['version']} {r['last_deploy']['status']}"
+                    if r["last_deploy"]
+                    else "-"
+                ),
+            ]
+            for r in rows
+        ],
+    )
+
+
+@click.command()
+@click.argument("environment")
+@click.argument("service", required=False)
+@click.option("--limit", default=50, show_default=True, help="How many deployments to show.")
+@click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def history(app: AppContext, environment: str, service: str | None, limit: int, json_mode: bool) -> None:
+    """Deployments in ENVIRONMENT (of SERVICE), newest first."""
+    out = Output(json_mode=json_mode)
+    _envs(app, environment)
+    if service is not None and service not in app.loaded().platform.services:
+        raise UsageError(f"unknown service {service!r}")
+    deps = app.store().list_deployments(environment=environment, service=service, limit=limit)
+    out.data({"deployments": [_dep_dict(d) for d in deps]})
+    out.table(
+        ["id", "started", "service", "kind", "version", "status", "actor", "verdict"],
+        [
+            [d.id, _ts(d.started_at), d.service, d.kind, d.version, d.status, d.actor, (d.verdict or "")[:70]]
+            for d in deps
+        ],
+    )
+
+
+def _dep_dict(d: Any) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "environment": d.environment,
+        "service": d.service,
+        "version": d.version,
+        "digest": d.digest,
+        "kind": d.kind,
+        "status": d.status,
+        "verdict": d.verdict,
+        "actor": d.actor,
+        "parent_id": d.parent_id,
+        "started_at": d.started_at.isoformat() if d.started_at else None,
+        "finished_at": d.finished_at.isoformat() if d.finished_at else None,
+    }
+
+
+@click.command()
+@click.argument("deployment_id")
+@click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def why(app: AppContext, deployment_id: str, json_mode: bool) -> None:
+    """The verdict of a deployment, with its evidence: events, exit codes, probe results, last log lines."""
+    out = Output(json_mode=json_mode)
+    store = app.store()
+    dep = store.get_deployment(deployment_id)
+    if dep is None:
+        raise UsageError(f"no deployment {deployment_id!r}")
+    children = [
+        d
+        for d in store.list_deployments(environment=dep.environment, service=dep.service, limit=200)
+        if d.parent_id == dep.id
+    ]
+    out.data({**_dep_dict(dep), "evidence": dep.evidence, "followed_by": [_dep_dict(c) for c in children]})
+    out.line(
+        f"deployment {dep.id}: {dep.kind} {dep.service} {dep.version} to {dep.environment} by {dep.actor}"
+    )
+    out.line(f"status: {dep.status}   started {_ts(dep.started_at)}   finished {_ts(dep.finished_at)}")
+    out.line(f"verdict: {dep.verdict or '-'}")
+    ev = dep.evidence or {}
+    if ev.get("elapsed_s") is not None:
+        out.line(f"decided after {ev['elapsed_s']}s")
+    for e in ev.get("events", []):
+        code = f" (exit code {e['exit_code']})" if e.get("exit_code") is not None else ""
+        out.line(f"  event {e['at'][11:23]} {e['kind']}{code} {e.get('detail') or ''}".rstrip())
+    for name, results in ev.get("probes", {}).items():
+        for r in results:
+            out.line(
+                f"  probe {name}: {'ok' if r['ok'] else 'FAIL'} {r['detail']} ({r['latency'] * 1000:.0f} ms)"
+            )
+    if ev.get("log_tail"):
+        out.line("  last log lines:")
+        for line in ev["log_tail"]:
+            out.line(f"    {line}")
+    for c in children:
+        out.line(f"then: {c.kind} {c.version} [{c.id}] {c.status}: {c.verdict or ''}")
+
+
+@click.command()
+@click.argument("environment")
+@click.argument("service")
+@click.option("--lines", "-n", default=50, show_default=True)
+@click.pass_obj
+def logs(app: AppContext, environment: str, service: str, lines: int) -> None:
+    """The last log lines of SERVICE's serving instance in ENVIRONMENT."""
+    from tiation.deploy.engine import make_target
+
+    _envs(app, environment)
+    if service not in app.loaded().platform.services:
+        raise UsageError(f"unknown service {service!r}")
+    out = Output()
+    for line in make_target(app.loaded(), environment, app.clock).logs(service, lines=lines):
+        out.line(line)
+
+
+@click.command()
+@click.option("--deployment", "deployment_id", help="Only events of this deployment.")
+@click.option("--limit", default=200, show_default=True)
+@click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def audit(app: AppContext, deployment_id: str | None, limit: int, json_mode: bool) -> None:
+    """The audit log, oldest first."""
+    out = Output(json_mode=json_mode)
+    rows = app.store().audit_events(deployment_id=deployment_id, limit=limit)
+    out.data(
+        {
+            "events": [
+                {
+                    "id": r.id,
+                    "at": r.at.isoformat(),
+                    "actor": r.actor,
+                    "action": r.action,
+                    "environment": r.environment,
+                    "service": r.service,
+                    "deployment_id": r.deployment_id,
+                    "details": r.details,
+                }
+                for r in rows
+            ]
+        }
+    )
+    out.table(
+        ["at", "actor", "action", "env", "service", "deployment"],
+        [
+            [_ts(r.at), r.actor, r.action, r.environment or "", r.service or "", r.deployment_id or ""]
+            for r in rows
+        ],
+    )

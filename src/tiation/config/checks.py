@@ -1,0 +1,140 @@
+"""Checks across the platform file that the models cannot do alone (names that refer to other entries).
+
+Each problem is located in the file; the one written first is raised as a ConfigError.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from tiation.config.models import Platform
+from tiation.config.positions import Position, format_path, walk
+from tiation.errors import ConfigError
+
+Problem = tuple[Position, str, str]
+"""(position, field path, message)."""
+
+
+def check_references(platform: Platform, root: Any, file: str) -> None:
+    """Raise ConfigError for the first cross-reference mistake in the file, if any."""
+    problems = [
+        *_dependencies(platform, root),
+        *_cycles(platform, root),
+        *_overrides(platform, root),
+        *_local_settings(platform, root),
+        *_ports(platform, root),
+        *_tiers(platform, root),
+    ]
+    if problems:
+        pos, field, message = min(problems, key=lambda p: p[0])
+        raise ConfigError(message, file=file, line=pos[0], column=pos[1], field=field)
+
+
+def _problem(root: Any, path: Sequence[Any], message: str, *, at_key: bool = False) -> Problem:
+    here = walk(root, path)
+    # A key the file leaves out (a default) has no position: point at the mapping that would hold it.
+    pos = here.key_pos if at_key or here.leftover is not None else here.value_pos
+    steps = [(part, isinstance(part, int)) for part in path]
+    return pos, format_path(steps), message
+
+
+def _suggest(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _dependencies(platform: Platform, root: Any) -> Iterator[Problem]:
+    names = list(platform.services)
+    for name, service in platform.services.items():
+        for i, dep in enumerate(service.depends_on):
+            path = ("services", name, "depends_on", i)
+            if dep == name:
+                yield _problem(root, path, "a service cannot depend on itself")
+            elif dep not in platform.services:
+                yield _problem(root, path, f"unknown service {dep!r}{_suggest(dep, names)}")
+
+
+def _cycles(platform: Platform, root: Any) -> Iterator[Problem]:
+    graph = {
+        name: [d for d in service.depends_on if d != name and d in platform.services]
+        for name, service in platform.services.items()
+    }
+    cycle = find_cycle(graph)
+    if cycle:
+        first, second = cycle[0], cycle[1]
+        index = platform.services[first].depends_on.index(second)
+        here = walk(root, ("services", first, "depends_on", index))
+        yield here.value_pos, f"services.{first}.depends_on", "dependency cycle " + " -> ".join(cycle)
+
+
+def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """A dependency cycle as `[a, b, a]`, or None. Deterministic: nodes are visited in the mapping's order."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for dep in graph.get(node, ()):
+            if state.get(dep) == 1:
+                return [*path[path.index(dep) :], dep]
+            if dep not in state and (found := visit(dep)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def _overrides(platform: Platform, root: Any) -> Iterator[Problem]:
+    names = list(platform.services)
+    for env_name, env in platform.environments.items():
+        for name in env.services:
+            if name not in platform.services:
+                path = ("environments", env_name, "services", name)
+                yield _problem(root, path, f"unknown service {name!r}{_suggest(name, names)}", at_key=True)
+
+
+def _local_settings(platform: Platform, root: Any) -> Iterator[Problem]:
+    local_env = next((n for n, e in platform.environments.items() if e.target == "local"), None)
+    if local_env is None:
+        return
+    for name, service in platform.services.items():
+        if service.local is None:
+            message = f"missing 'local' run settings, needed by environment {local_env!r} (target local)"
+            yield _problem(root, ("services", name), message, at_key=True)
+
+
+def _ports(platform: Platform, root: Any) -> Iterator[Problem]:
+    for env_name, env in platform.environments.items():
+        used: dict[int, str] = {}
+        for name in platform.services:
+            port = platform.service_in(env_name, name).port
+            override = env.services.get(name)
+            if override is not None and override.port is not None:
+                path: tuple[str, ...] = ("environments", env_name, "services", name, "port")
+            else:
+                path = ("services", name, "port")
+            if port in used:
+                message = f"port {port} is also used by service {used[port]!r} in environment {env_name!r}"
+                yield _problem(root, path, message)
+            else:
+                used[port] = name
+
+
+def _tiers(platform: Platform, root: Any) -> Iterator[Problem]:
+    tiers = list(platform.objectives.tiers)
+    if not tiers:
+        return
+    for name, service in platform.services.items():
+        if service.tier not in tiers:
+            hint = (
+                _suggest(service.tier, tiers) or f"; objectives.tiers defines {', '.join(map(repr, tiers))}"
+            )
+            yield _problem(root, ("services", name, "tier"), f"unknown tier {service.tier!r}{hint}")

@@ -1,0 +1,227 @@
+"""The deploy pillar's entry point: read facts, plan (pure), execute; rollbacks; approvals; status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tiation.clock import Clock
+from tiation.config.graph import deploy_order
+from tiation.config.loader import LoadedPlatform
+from tiation.config.models import Probe
+from tiation.deploy.executor import Executor, Outcome, Report, _quiet
+from tiation.deploy.health import ProbeResult
+from tiation.deploy.plan import ApprovalFact, Plan, PlanOptions, ServiceFacts, plan_deploy
+from tiation.deploy.release import build_release, resolve_version
+from tiation.deploy.verify import Prober
+from tiation.errors import UsageError
+from tiation.state import ApprovalRow, StateStore
+from tiation.targets.base import Endpoint, Observed, Target
+
+TargetFactory = Callable[[str], Target]
+
+
+def make_target(loaded: LoadedPlatform, environment: str, clock: Clock) -> Target:
+    """The target an environment names in the platform file."""
+    env = loaded.platform.environments[environment]
+    if env.target == "local":
+        from tiation.targets.local import LocalTarget
+
+        return LocalTarget(loaded.root / ".tiation", environment, host=env.local.host, clock=clock)
+    from tiation.targets.fake import FakeTarget
+
+    return FakeTarget(clock=clock)
+
+
+def make_prober(target: Target, clock: Clock) -> Prober:
+    """Real probes for real targets; the fake target answers its own probes."""
+    from tiation.targets.fake import FakeTarget
+
+    if isinstance(target, FakeTarget):
+        fake = target
+
+        def fake_probe(probe: Probe, endpoint: Endpoint, version: str) -> ProbeResult:
+            ok, detail = fake.probe_ok(endpoint)
+            return ProbeResult(probe.label, ok, detail, 0.0, clock.now())
+
+        return fake_probe
+    import httpx
+
+    from tiation.deploy.health import run_probe
+
+    client = httpx.Client(trust_env=False, follow_redirects=False)
+
+    def real_probe(probe: Probe, endpoint: Endpoint, version: str) -> ProbeResult:
+        return run_probe(probe, endpoint, version=version, clock=clock, http=client)
+
+    return real_probe
+
+
+@dataclass
+class Engine:
+    """Everything a deploy, rollback or approval needs, bound to one platform file and state store."""
+
+    loaded: LoadedPlatform
+    store: StateStore
+    clock: Clock
+    actor: str
+    targets: TargetFactory
+    report: Report = _quiet
+    prober_factory: Callable[[Target, Clock], Prober] = make_prober
+    lease_ttl: float = 60.0
+
+    @property
+    def platform(self) -> Any:
+        return self.loaded.platform
+
+    def _check_env(self, environment: str) -> None:
+        if environment not in self.loaded.platform.environments:
+            known = ", ".join(sorted(self.loaded.platform.environments))
+            raise UsageError(f"unknown environment {environment!r} (known: {known})")
+
+    def _check_service(self, service: str) -> None:
+        if service not in self.loaded.platform.services:
+            known = ", ".join(sorted(self.loaded.platform.services))
+            raise UsageError(f"unknown service {service!r} (known: {known}, or 'all')")
+
+    def executor(self, environment: str) -> Executor:
+        target = self.targets(environment)
+        return Executor(
+            self.loaded.platform,
+            self.store,
+            target,
+            self.clock,
+            self.prober_factory(target, self.clock),
+            self.actor,
+            self.report,
+            lease_ttl=self.lease_ttl,
+        )
+
+    # -- plan -------------------------------------------------------------------------------------------------
+    def plan(self, environment: str, which: str, version: str | None, *, force: bool = False) -> Plan:
+        """Decide what a deploy would do, reading (never changing) the target and the state store."""
+        self._check_env(environment)
+        platform = self.loaded.platform
+        if which == "all":
+            services = deploy_order(platform, platform.services)
+        else:
+            self._check_service(which)
+            services = [which]
+        target = self.targets(environment)
+        target.check()
+        prober = self.prober_factory(target, self.clock)
+        releases = [
+            build_release(platform, self.loaded.root, environment, s, resolve_version(platform, s, version))
+            for s in services
+        ]
+        facts: dict[str, ServiceFacts] = {}
+        for release in releases:
+            svc = release.service
+            row = self.store.get_release(environment, svc, digest=release.digest)
+            approvals = [
+                ApprovalFact(a.actor, a.digest, a.expires_at)
+                for a in self.store.approvals_for(environment, svc, release.digest)
+            ]
+            if not approvals:
+                approvals = [
+                    ApprovalFact(a.actor, a.digest, a.expires_at)
+                    for a in self._approvals_for_version(release)
+                ]
+            facts[svc] = ServiceFacts(
+                observed=target.observe(svc),
+                quarantined=row.quarantine_reason or "failed verification"
+                if row and row.quarantined
+                else None,
+                approvals=approvals,
+                dependencies_unhealthy=self._unhealthy_dependencies(environment, svc, target, prober),
+            )
+        opts = PlanOptions(
+            actor=self.actor,
+            now=self.clock.now(),
+            force=force,
+            approval_required=platform.environments[environment].approval == "required",
+        )
+        return plan_deploy(environment, releases, facts, opts)
+
+    def _approvals_for_version(self, release: Any) -> list[ApprovalRow]:
+        rows = self.store.list_releases(release.environment, release.service)
+        out: list[ApprovalRow] = []
+        for row in rows:
+            if row.version == release.version and row.digest != release.digest:
+                out.extend(self.store.approvals_for(release.environment, release.service, row.digest))
+        return out
+
+    def _unhealthy_dependencies(
+        self, environment: str, service: str, target: Target, prober: Prober
+    ) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for dep in self.loaded.platform.services[service].depends_on:
+            why = dependency_problem(
+                target.observe(dep), self.loaded.platform.service_in(environment, dep).health.probes, prober
+            )
+            if why:
+                out[dep] = why
+        return out
+
+    # -- do ---------------------------------------------------------------------------------------------------
+    def deploy(self, plan: Plan) -> list[Outcome]:
+        """Carry out a plan made by `plan`."""
+        return self.executor(plan.environment).execute(plan)
+
+    def rollback(
+        self, environment: str, service: str, *, to_version: str | None, force: bool = False
+    ) -> Outcome:
+        """Roll `service` back (see Executor.rollback)."""
+        self._check_env(environment)
+        self._check_service(service)
+        return self.executor(environment).rollback(environment, service, to_version=to_version, force=force)
+
+    def approve(self, environment: str, service: str, version: str) -> ApprovalRow:
+        """Record an approval by this actor, bound to the release digest the current config produces."""
+        self._check_env(environment)
+        self._check_service(service)
+        platform = self.loaded.platform
+        release = build_release(platform, self.loaded.root, environment, service, version)
+        self.store.save_release(
+            environment=environment,
+            service=service,
+            version=version,
+            digest=release.digest,
+            spec=release.to_dict(),
+        )
+        expires: datetime = self.clock.now() + platform.environments[environment].approval_ttl
+        row = self.store.add_approval(
+            environment=environment,
+            service=service,
+            version=version,
+            digest=release.digest,
+            actor=self.actor,
+            expires_at=expires,
+        )
+        self.store.audit(
+            actor=self.actor,
+            action="approval.add",
+            environment=environment,
+            service=service,
+            details={"version": version, "digest": release.digest, "expires_at": expires.isoformat()},
+        )
+        return row
+
+
+def dependency_problem(observed: Observed, probes: list[Probe], prober: Prober) -> str | None:
+    """Why a dependency is not healthy now, or None when it is (serving, running, and its probes pass)."""
+    serving = observed.serving
+    if serving is None:
+        return "not running"
+    if serving.state != "running":
+        return f"{serving.version} is {serving.state}"
+    endpoint = observed.public or serving.endpoint
+    if endpoint is None:
+        return "no endpoint"
+    for probe in probes:
+        result = prober(probe, endpoint, serving.version)
+        if not result.ok:
+            return f"{probe.label}: {result.detail}"
+    return None

@@ -1,0 +1,353 @@
+"""Carry out deploy plans and rollbacks: lock, apply, verify, keep — or roll back to last-known-good.
+
+Every step writes an audit event. A candidate is only promoted after its verdict is healthy; a failed candidate is
+stopped and quarantined, and the newest release that passed verification (not blindly N-1) serves again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tiation.clock import Clock
+from tiation.config.models import Health, Platform
+from tiation.deploy.plan import Plan
+from tiation.deploy.verdict import Failed, Healthy, Verdict
+from tiation.deploy.verify import Observation, Prober, failure_evidence, verify
+from tiation.errors import DeployError, QuarantinedError, UsageError
+from tiation.state import Lease, ReleaseRow, StateStore
+from tiation.targets.base import Release, Target
+
+Report = Callable[[str, Mapping[str, Any]], None]
+
+
+def _quiet(_event: str, _data: Mapping[str, Any]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one service."""
+
+    service: str
+    status: str  # "succeeded" | "failed" | "noop" | "blocked" | "skipped"
+    version: str
+    deployment_id: str | None = None
+    verdict: str = ""
+    rolled_back_to: str | None = None
+    rollback_deployment_id: str | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "status": self.status,
+            "version": self.version,
+            "deployment_id": self.deployment_id,
+            "verdict": self.verdict,
+            "rolled_back_to": self.rolled_back_to,
+            "rollback_deployment_id": self.rollback_deployment_id,
+            "timings": dict(self.timings),
+        }
+
+
+@dataclass
+class Executor:
+    """Runs plans and rollbacks against one environment's target."""
+
+    platform: Platform
+    store: StateStore
+    target: Target
+    clock: Clock
+    prober: Prober
+    actor: str
+    report: Report = _quiet
+    lease_ttl: float = 60.0
+    poll_interval: float = 0.1
+
+    def owner(self) -> str:
+        return f"{self.actor}@{socket.gethostname()} pid {os.getpid()}"
+
+    # -- deploy -----------------------------------------------------------------------------------------------
+    def execute(self, plan: Plan) -> list[Outcome]:
+        """Carry out `plan` in order; stop at the first failure (the rest are reported as skipped)."""
+        outcomes: list[Outcome] = []
+        failed = False
+        for step in plan.steps:
+            release = step.release
+            if failed:
+                outcomes.append(
+                    Outcome(step.service, "skipped", release.version, verdict="an earlier step failed")
+                )
+                continue
+            if step.action == "noop":
+                self.report("noop", {"service": step.service, "version": release.version})
+                outcomes.append(Outcome(step.service, "noop", release.version, verdict=step.reasons[0]))
+                continue
+            if step.action == "blocked":
+                outcomes.append(
+                    Outcome(step.service, "blocked", release.version, verdict="; ".join(step.reasons))
+                )
+                failed = True
+                continue
+            outcome = self._with_lease(
+                release, f"deploy {release.service} {release.version}", self._deploy_one
+            )
+            outcomes.append(outcome)
+            failed = outcome.status != "succeeded"
+        return outcomes
+
+    def _with_lease(
+        self, release: Release, reason: str, action: Callable[[Release, Lease], Outcome]
+    ) -> Outcome:
+        lease = self.store.acquire_lease(
+            release.environment, release.service, owner=self.owner(), reason=reason, ttl=self.lease_ttl
+        )
+        self.store.audit(
+            actor=self.actor,
+            action="lock.acquire",
+            environment=release.environment,
+            service=release.service,
+            details={"reason": reason},
+        )
+        try:
+            return action(release, lease)
+        finally:
+            self.store.release_lease(lease)
+            self.store.audit(
+                actor=self.actor,
+                action="lock.release",
+                environment=release.environment,
+                service=release.service,
+            )
+
+    def _deploy_one(self, release: Release, lease: Lease) -> Outcome:
+        dep_id, verdict, seen = self._run(release, lease, kind="deploy")
+        if isinstance(verdict, Healthy):
+            return Outcome(
+                release.service, "succeeded", release.version, dep_id, verdict.reason, timings=_times(seen)
+            )
+        assert isinstance(verdict, Failed)
+        timings = _times(seen)
+        back = self._auto_rollback(release, lease, dep_id)
+        if back is not None:
+            timings = {**timings, **back.timings}
+        return Outcome(
+            release.service,
+            "failed",
+            release.version,
+            dep_id,
+            verdict.reason,
+            rolled_back_to=back.version if back else None,
+            rollback_deployment_id=back.deployment_id if back else None,
+            timings=timings,
+        )
+
+    def _run(
+        self, release: Release, lease: Lease, *, kind: str, parent: str | None = None
+    ) -> tuple[str, Healthy | Failed, Observation]:
+        """Apply `release` as a candidate, verify it, then promote it or abort it. Returns the verdict."""
+        env, svc = release.environment, release.service
+        self.store.save_release(
+            environment=env,
+            service=svc,
+            version=release.version,
+            digest=release.digest,
+            spec=release.to_dict(),
+        )
+        dep_id = self.store.create_deployment(
+            environment=env,
+            service=svc,
+            version=release.version,
+            digest=release.digest,
+            actor=self.actor,
+            kind=kind,
+            parent_id=parent,
+        )
+        self.store.audit(
+            actor=self.actor,
+            action=f"{kind}.start",
+            environment=env,
+            service=svc,
+            deployment_id=dep_id,
+            details={"version": release.version, "digest": release.digest},
+        )
+        self.report(
+            "apply", {"service": svc, "version": release.version, "kind": kind, "deployment_id": dep_id}
+        )
+        health = self._health(release)
+        started = self.clock.monotonic()
+        rollout = None
+        try:
+            rollout = self.target.apply(release)
+            next_beat = [started + self.lease_ttl / 3]
+
+            def tick(verdict: Verdict, seen: Observation) -> None:
+                if self.clock.monotonic() >= next_beat[0]:
+                    self.store.heartbeat(lease)
+                    next_beat[0] = self.clock.monotonic() + self.lease_ttl / 3
+                self.report("verify", {"service": svc, "status": verdict.status, "elapsed": seen.elapsed})
+
+            verdict, seen = verify(
+                self.target,
+                rollout,
+                health,
+                clock=self.clock,
+                prober=self.prober,
+                poll_interval=self.poll_interval,
+                on_tick=tick,
+            )
+        except BaseException as exc:
+            if rollout is not None:
+                self.target.abort(rollout)
+            why = str(exc) or type(exc).__name__
+            self.store.finish_deployment(dep_id, status="aborted", verdict=why, evidence={"error": why})
+            self.store.audit(
+                actor=self.actor,
+                action=f"{kind}.aborted",
+                environment=env,
+                service=svc,
+                deployment_id=dep_id,
+                details={"error": why},
+            )
+            raise
+        seen.elapsed = self.clock.monotonic() - started
+        if isinstance(verdict, Healthy):
+            self.target.promote(rollout)
+            self.store.finish_deployment(
+                dep_id, status="succeeded", verdict=verdict.reason, evidence=seen.evidence()
+            )
+            self.store.audit(
+                actor=self.actor,
+                action=f"{kind}.succeeded",
+                environment=env,
+                service=svc,
+                deployment_id=dep_id,
+                details={"verdict": verdict.reason},
+            )
+            self.report("kept", {"service": svc, "version": release.version, "verdict": verdict.reason})
+            return dep_id, verdict, seen
+        assert isinstance(verdict, Failed)
+        log_tail = self.target.logs(svc, instance_id=rollout.instance_id, lines=20)
+        self.target.abort(rollout)
+        self.store.quarantine(env, svc, release.digest, reason=verdict.reason)
+        evidence = failure_evidence(verdict, seen, log_tail)
+        self.store.finish_deployment(dep_id, status="failed", verdict=verdict.reason, evidence=evidence)
+        self.store.audit(
+            actor=self.actor,
+            action=f"{kind}.failed",
+            environment=env,
+            service=svc,
+            deployment_id=dep_id,
+            details={"verdict": verdict.reason, "code": verdict.code},
+        )
+        self.report(
+            "failed",
+            {"service": svc, "version": release.version, "verdict": verdict.reason, "elapsed": seen.elapsed},
+        )
+        return dep_id, verdict, seen
+
+    def _health(self, release: Release) -> Health:
+        if release.service in self.platform.services:
+            return self.platform.service_in(release.environment, release.service).health
+        return Health()
+
+    def _auto_rollback(self, failed: Release, lease: Lease, failed_id: str) -> Outcome | None:
+        env, svc = failed.environment, failed.service
+        t0 = self.clock.monotonic()
+        lkg = self.store.last_known_good(env, svc, exclude_digests={failed.digest})
+        if lkg is None:
+            self.report("no_lkg", {"service": svc})
+            self.store.audit(
+                actor=self.actor,
+                action="auto-rollback.none",
+                environment=env,
+                service=svc,
+                deployment_id=failed_id,
+                details={"reason": "no known-good release on record"},
+            )
+            return None
+        serving = self.target.observe(svc).serving
+        if serving is not None and serving.digest == lkg.digest and serving.state == "running":
+            dep_id = self.store.create_deployment(
+                environment=env,
+                service=svc,
+                version=lkg.version,
+                digest=lkg.digest,
+                actor=self.actor,
+                kind="auto-rollback",
+                parent_id=failed_id,
+            )
+            why = f"last-known-good {lkg.version} kept serving; the candidate never received traffic"
+            self.store.finish_deployment(
+                dep_id, status="succeeded", verdict=why, evidence={"serving_instance": serving.id}
+            )
+            self.store.audit(
+                actor=self.actor,
+                action="auto-rollback.succeeded",
+                environment=env,
+                service=svc,
+                deployment_id=dep_id,
+                details={"verdict": why, "version": lkg.version},
+            )
+            self.report("rolled_back", {"service": svc, "version": lkg.version, "verdict": why})
+            return Outcome(
+                svc,
+                "succeeded",
+                lkg.version,
+                dep_id,
+                why,
+                timings={"restore_s": round(self.clock.monotonic() - t0, 3)},
+            )
+        release = Release.from_dict(lkg.spec)
+        self.report("restore", {"service": svc, "version": lkg.version})
+        dep_id, verdict, _ = self._run(release, lease, kind="auto-rollback", parent=failed_id)
+        status = "succeeded" if isinstance(verdict, Healthy) else "failed"
+        if status == "succeeded":
+            self.report("rolled_back", {"service": svc, "version": lkg.version, "verdict": verdict.reason})
+        return Outcome(
+            svc,
+            status,
+            lkg.version,
+            dep_id,
+            verdict.reason,
+            timings={"restore_s": round(self.clock.monotonic() - t0, 3)},
+        )
+
+    # -- rollback ---------------------------------------------------------------------------------------------
+    def rollback(self, environment: str, service: str, *, to_version: str | None, force: bool) -> Outcome:
+        """Go back to `to_version`, or to the newest known-good release other than the one serving now."""
+        serving = self.target.observe(service).serving
+        row: ReleaseRow | None
+        if to_version is not None:
+            row = self.store.get_release(environment, service, version=to_version)
+            if row is None:
+                raise UsageError(f"no release of {service} {to_version} on record in {environment}")
+            if row.quarantined and not force:
+                raise QuarantinedError(
+                    f"release {service} {to_version} is quarantined ({row.quarantine_reason}); use --force"
+                )
+        else:
+            exclude = {serving.digest} if serving is not None else set()
+            row = self.store.last_known_good(environment, service, exclude_digests=exclude)
+            if row is None:
+                raise DeployError(
+                    f"no earlier known-good release of {service} in {environment} to roll back to"
+                )
+        release = Release.from_dict(row.spec)
+
+        def run(rel: Release, lease: Lease) -> Outcome:
+            dep_id, verdict, seen = self._run(rel, lease, kind="rollback")
+            status = "succeeded" if isinstance(verdict, Healthy) else "failed"
+            return Outcome(
+                service, status, rel.version, dep_id, verdict.reason, timings=_times(seen)
+            )
+
+        return self._with_lease(release, f"rollback {service} to {release.version}", run)
+
+
+def _times(seen: Observation) -> dict[str, float]:
+    return {"verdict_s": round(seen.elapsed, 3)}

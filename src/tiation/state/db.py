@@ -1,0 +1,166 @@
+"""Connecting to the state database (SQLite or PostgreSQL), transactions, and turning driver errors into
+one-line `StateError`s that never show a password.
+
+SQLite connections run in WAL mode with a 30 s busy timeout and foreign keys on. The sqlite3 module's own
+transaction handling is switched off so that every transaction starts with an explicit `BEGIN`: writes use
+`BEGIN IMMEDIATE`, which takes the write lock up front, so a read-then-write (a lease takeover) is atomic
+across processes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+from tiation.clock import Clock
+from tiation.errors import StateError
+from tiation.redact import redact
+from tiation.state.schema import HEAD_REVISION
+
+_WRITE = "tiation_write"
+_MAX_REASON = 300
+BUSY_TIMEOUT_MS = 30000
+PG_CONNECT_TIMEOUT_S = 10
+
+
+def default_state_url(platform_root: Path) -> str:
+    """The state store of a platform when none is configured: `<root>/.tiation/state.db` (SQLite)."""
+    return f"sqlite:///{Path(platform_root).absolute() / '.tiation' / 'state.db'}"
+
+
+def describe_error(exc: BaseException) -> str:
+    """The driver's own words for `exc`, on one line, redacted and kept short."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    words = " ".join(str(orig).split()) or type(orig).__name__
+    words = redact(words)
+    return words if len(words) <= _MAX_REASON else words[: _MAX_REASON - 1] + "…"
+
+
+@dataclass
+class Database:
+    """An engine plus what every query needs: the clock, the backend name, and a printable URL."""
+
+    engine: Engine
+    clock: Clock
+    backend: str
+    url_display: str
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection inside a (deferred) transaction, committed on success."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection inside a write transaction (SQLite: `BEGIN IMMEDIATE`), committed on success."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def guard(self, action: str) -> Iterator[None]:
+        """Turn any database error inside into a one-line `StateError` naming `action`."""
+        try:
+            yield
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            reason = describe_error(exc)
+            raise StateError(f"state store {self.url_display}: cannot {action}: {reason}") from None
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_on_begin)
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        mode = cur.execute("PRAGMA journal_mode").fetchone()
+        if not mode or str(mode[0]).lower() != "wal":
+            cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cur.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    mode = "IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _normalize_url(url: str, display: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StateError(f"not a valid state store URL: {display}") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgres":
+        parsed = parsed.set(drivername="postgresql")
+        backend = "postgresql"
+    if backend == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend not in ("sqlite", "postgresql"):
+        raise StateError(f"unsupported state store URL (use sqlite:/// or postgresql://): {display}")
+    return parsed
+
+
+def _create_engine(parsed: URL) -> Engine:
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    if "application_name" not in parsed.query:
+        connect_args["application_name"] = "tiation"
+    return create_engine(parsed, connect_args=connect_args)
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The revision recorded in `alembic_version`, or None for a database alembic never touched."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if value is None else str(value)
+
+
+def open_database(url: str, *, clock: Clock) -> Database:
+    """Connect, check the schema revision, and migrate (importing alembic) only if it is not current."""
+    display = redact(url)
+    parsed = _normalize_url(url, display)
+    try:
+        engine = _create_engine(parsed)
+    except (OSError, SQLAlchemyError, ImportError) as exc:
+        raise StateError(f"cannot open state store {display}: {describe_error(exc)}") from None
+    db = Database(engine=engine, clock=clock, backend=parsed.get_backend_name(), url_display=display)
+    try:
+        with db.read() as conn:
+            revision = current_revision(conn)
+        if revision != HEAD_REVISION:
+            from tiation.state.migrate import upgrade  # alembic only when needed
+
+            upgrade(db, revision)
+    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+        db.close()
+        raise StateError(f"cannot open state store {display}: {describe_error(exc)}") from None
+    except BaseException:
+        db.close()
+        raise
+    return db

@@ -1,0 +1,136 @@
+"""The state schema as SQLAlchemy Core tables, and the migration revision it corresponds to.
+
+`HEAD_REVISION` is the newest revision in `migrations/versions/`; a store whose `alembic_version` says
+the same is up to date and is opened without importing alembic at all (a test keeps the two in step).
+The tables here are what the code queries; the migrations create them (a test checks that they agree).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+HEAD_REVISION = "0001"
+"""The newest migration revision; `alembic_version` holds this when the schema is current."""
+
+NAME_LEN = 200
+DIGEST_LEN = 100
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the state store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+metadata = MetaData()
+
+releases = Table(
+    "releases",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("environment", String(NAME_LEN), nullable=False),
+    Column("service", String(NAME_LEN), nullable=False),
+    Column("version", String(NAME_LEN), nullable=False),
+    Column("digest", String(DIGEST_LEN), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("quarantined", Boolean, nullable=False, default=False),
+    Column("quarantine_reason", Text, nullable=True),
+    UniqueConstraint("environment", "service", "digest", name="uq_releases_env_service_digest"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(12), nullable=False, unique=True),
+    Column("environment", String(NAME_LEN), nullable=False),
+    Column("service", String(NAME_LEN), nullable=False),
+    Column("version", String(NAME_LEN), nullable=False),
+    Column("digest", String(DIGEST_LEN), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("verdict", Text, nullable=True),
+    Column("evidence", Text, nullable=False),
+    Column("actor", String(NAME_LEN), nullable=False),
+    Column("parent_id", String(12), ForeignKey("deployments.id"), nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index("ix_deployments_env_service_started", "environment", "service", "started_at"),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("environment", String(NAME_LEN), primary_key=True),
+    Column("service", String(NAME_LEN), primary_key=True),
+    Column("owner", String(NAME_LEN), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("environment", String(NAME_LEN), nullable=False),
+    Column("service", String(NAME_LEN), nullable=False),
+    Column("version", String(NAME_LEN), nullable=False),
+    Column("digest", String(DIGEST_LEN), nullable=False),
+    Column("actor", String(NAME_LEN), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_approvals_env_service_digest", "environment", "service", "digest"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(NAME_LEN), nullable=False),
+    Column("action", String(NAME_LEN), nullable=False),
+    Column("environment", String(NAME_LEN), nullable=True),
+    Column("service", String(NAME_LEN), nullable=True),
+    Column("deployment_id", String(12), nullable=True),
+    Column("details", Text, nullable=False),
+    Index("ix_audit_events_deployment_id", "deployment_id"),
+)
+
+TABLE_NAMES = ("releases", "deployments", "leases", "approvals", "audit_events")
+"""Every table the schema defines (besides alembic's own `alembic_version`)."""

@@ -1,0 +1,380 @@
+"""The `local` target: services as detached, supervised processes on this host, switched blue/green.
+
+Each instance runs under its own supervisor (`local_supervisor`), a detached process that outlives the CLI and
+restarts the service with backoff. Clients reach a service through its proxy (`local_proxy`) on the public
+port, which forwards each new connection to the instance named in `serving.json`; promoting a candidate
+rewrites that file, waits until the proxy has switched and drained, then stops the previous instance.
+
+Layout under the root (`.tiation`):
+    local/<environment>/<service>/serving.json, proxy.json, proxy.pid
+    local/<environment>/<service>/instances/<id>/spec.json, status.json, supervisor.pid, config/
+    logs/<environment>/<service>/<id>.log, proxy.log
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from tiation.clock import Clock
+from tiation.errors import TargetError
+from tiation.redact import redact
+from tiation.secrets import SecretRef
+from tiation.targets.base import Endpoint, Observed, Release, Rollout, TargetEvent
+from tiation.targets.local_common import (
+    atomic_write_json,
+    bind_check,
+    free_port,
+    process_matches,
+    read_json,
+    signal_pid,
+    tail_lines,
+)
+from tiation.targets.local_instances import (
+    PROXY_MODULE,
+    SUPERVISOR_MODULE,
+    EventCursor,
+    InstanceFiles,
+    ServicePaths,
+    live_state,
+    new_events,
+    stop_instance,
+    to_instance,
+)
+
+KEEP_STOPPED = 5  # stopped instances (directory and log) kept per service
+LAUNCH_TIMEOUT = 15.0  # for a detaching process to hand over its pid
+PROXY_START_TIMEOUT = 10.0
+PROXY_SWITCH_TIMEOUT = 5.0
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _safe_name(value: str, what: str) -> str:
+    if not _NAME.match(value):
+        raise TargetError(f"{what} {value!r} cannot name a directory (letters, digits, '.', '_', '-')")
+    return value
+
+
+def _fill(arg: str, *, port: int, host: str, config_dir: Path) -> str:
+    # Plain replacement, not str.format: commands may hold other braces (JSON, shell-like syntax).
+    return arg.replace("{port}", str(port)).replace("{host}", host).replace("{config_dir}", str(config_dir))
+
+
+def _spec_env(env: Any) -> dict[str, Any]:
+    """The release env as the spec stores it: secret references stay references."""
+    out: dict[str, Any] = {}
+    for key, value in env.items():
+        if isinstance(value, SecretRef):
+            # SecretRef has no public accessor for the directory relative `file:` paths are resolved against.
+            base = getattr(value, "_base", None)
+            out[key] = {"secret": value.ref, "base": str(base) if base is not None else None}
+        else:
+            out[key] = str(value)
+    return out
+
+
+class LocalTarget:
+    """Runs services as supervised processes on this host, behind a per-service TCP proxy."""
+
+    kind = "local"
+
+    def __init__(self, root: Path, environment: str, *, host: str = "127.0.0.1", clock: Clock) -> None:
+        # Absolute: supervisors and proxies are recognised by the paths on their command lines.
+        self.root = Path(root).resolve()
+        self.environment = _safe_name(environment, "environment")
+        self.host = host
+        self.clock = clock
+        self._cursors: dict[str, EventCursor] = {}
+
+    def _paths(self, service: str) -> ServicePaths:
+        return ServicePaths(self.root, self.environment, _safe_name(service, "service"))
+
+    def check(self) -> None:
+        """Raise TargetError unless the root is writable and the host can be listened on."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".check-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise TargetError(f"{self.root} is not writable: {exc.strerror or exc}") from None
+        try:
+            free_port(self.host)
+        except OSError as exc:
+            raise TargetError(f"cannot listen on {self.host}: {exc.strerror or exc}") from None
+
+    def _check_public_port(self, paths: ServicePaths, port: int) -> None:
+        proxy = paths.proxy_running()
+        if proxy and proxy.get("port") == port and proxy.get("host") == self.host:
+            return
+        reason = bind_check(self.host, port)
+        if reason == "in use":
+            raise TargetError(f"port {port} on {self.host} is in use by another process")
+        if reason:
+            raise TargetError(f"cannot listen on {self.host}:{port}: {reason}")
+
+    def _new_instance(self, paths: ServicePaths) -> InstanceFiles:
+        for _ in range(10):
+            instance_id = f"{self.clock.now():%Y%m%dT%H%M%S}-{os.urandom(2).hex()}"
+            files = paths.instance(instance_id)
+            try:
+                files.dir.mkdir(parents=True)
+            except FileExistsError:
+                continue
+            return files
+        raise TargetError(f"cannot allocate an instance id under {paths.instances_dir}")
+
+    def _launch(self, argv: list[str], log: Path, pid_file: Path, what: str) -> None:
+        """Start a process that detaches itself; return once it has recorded its pid."""
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", *argv, "--pid-file", str(pid_file)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
+        try:
+            code = proc.wait(timeout=LAUNCH_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise TargetError(f"{what} did not start within {LAUNCH_TIMEOUT:g}s (see {log})") from None
+        if code != 0 or read_json(pid_file) is None:
+            raise TargetError(f"{what} failed to start (exit code {code}, see {log})")
+
+    def apply(self, release: Release) -> Rollout:
+        """Start a supervised candidate on a free port; return at once (the engine probes the endpoint)."""
+        if release.environment != self.environment:
+            raise TargetError(f"release is for {release.environment!r}, this target is {self.environment!r}")
+        paths = self._paths(release.service)
+        self._check_public_port(paths, release.port)
+        config = self._config_paths(release.config)
+        previous = paths.serving_id()
+        files = self._new_instance(paths)
+        port = free_port(self.host)
+        try:
+            self._write_config(files, config)
+            command = [
+                _fill(a, port=port, host=self.host, config_dir=files.config_dir) for a in release.command
+            ]
+            spec = {
+                "instance_id": files.id,
+                "environment": release.environment,
+                "service": release.service,
+                "version": release.version,
+                "digest": release.digest,
+                "created_at": self.clock.now().isoformat(),
+                "host": self.host,
+                "port": port,
+                "public_port": release.port,
+                "command": command,
+                "cwd": str(Path(release.cwd).resolve()) if release.cwd else str(Path.cwd()),
+                "env": _spec_env(release.env),
+                "stop_timeout": release.stop_timeout,
+                "log": str(files.log),
+            }
+            atomic_write_json(files.spec, spec)
+        except OSError as exc:
+            raise TargetError(f"cannot prepare instance {files.id}: {exc.strerror or exc}") from None
+        self._launch(
+            [SUPERVISOR_MODULE, "--spec", str(files.spec)],
+            files.log,
+            files.pid_file,
+            f"supervisor of {files.id}",
+        )
+        return Rollout(release, files.id, Endpoint(self.host, port), self.clock.now(), previous)
+
+    @staticmethod
+    def _config_paths(config: Mapping[str, str]) -> dict[PurePosixPath, str]:
+        out = {}
+        for name, content in config.items():
+            rel = PurePosixPath(name)
+            if rel.is_absolute() or not rel.parts or ".." in rel.parts:
+                raise TargetError(f"config file name {name!r} must be a relative path inside the instance")
+            out[rel] = content
+        return out
+
+    @staticmethod
+    def _write_config(files: InstanceFiles, config: dict[PurePosixPath, str]) -> None:
+        files.config_dir.mkdir(parents=True, exist_ok=True)
+        for rel, content in config.items():
+            path = files.config_dir.joinpath(*rel.parts)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+
+    def events(self, rollout: Rollout) -> list[TargetEvent]:
+        """Events of the candidate since the previous call for it (reads files; never blocks)."""
+        files = self._paths(rollout.release.service).instance(rollout.instance_id)
+        cursor = self._cursors.setdefault(rollout.instance_id, EventCursor())
+        return new_events(files, cursor, self.clock)
+
+    def _wait_for(self, seconds: float, done: Callable[[], bool]) -> bool:
+        deadline = self.clock.monotonic() + seconds
+        while not done():
+            if self.clock.monotonic() >= deadline:
+                return False
+            self.clock.sleep(0.05)
+        return True
+
+    def _stop_proxy(self, paths: ServicePaths) -> None:
+        state = read_json(paths.proxy_state) or {}
+        pids = {state.get("pid"), (read_json(paths.proxy_pid_file) or {}).get("pid")}
+        for pid in pids:
+            if not isinstance(pid, int) or not self._proxy_alive(paths, pid):
+                continue
+            gone = partial(self._proxy_gone, paths, pid)
+            signal_pid(pid, signal.SIGTERM)
+            if not self._wait_for(5.0, gone):
+                signal_pid(pid, signal.SIGKILL)
+                self._wait_for(5.0, gone)
+        paths.proxy_state.unlink(missing_ok=True)
+        paths.proxy_pid_file.unlink(missing_ok=True)
+
+    @staticmethod
+    def _proxy_alive(paths: ServicePaths, pid: object) -> bool:
+        return isinstance(pid, int) and process_matches(pid, PROXY_MODULE, str(paths.dir))
+
+    @classmethod
+    def _proxy_gone(cls, paths: ServicePaths, pid: int) -> bool:
+        return not cls._proxy_alive(paths, pid)
+
+    def _ensure_proxy(self, paths: ServicePaths, port: int) -> dict[str, Any]:
+        """The running proxy of the service on `port`, started if needed."""
+        state = paths.proxy_running()
+        if state and state.get("port") == port and state.get("host") == self.host:
+            return state
+        if state or paths.proxy_state.exists():
+            self._stop_proxy(paths)  # a proxy on a former public port, or a dead one's files
+        self._check_public_port(paths, port)
+        argv = [PROXY_MODULE, "--dir", str(paths.dir), "--host", self.host, "--port", str(port)]
+        self._launch(argv, paths.proxy_log, paths.proxy_pid_file, f"proxy of {paths.service}")
+        pid = (read_json(paths.proxy_pid_file) or {}).get("pid")
+
+        def settled() -> bool:
+            current = read_json(paths.proxy_state) or {}
+            return current.get("pid") == pid or not self._proxy_alive(paths, pid)
+
+        self._wait_for(PROXY_START_TIMEOUT, settled)
+        state = read_json(paths.proxy_state) or {}
+        if state.get("pid") == pid and state.get("state") == "listening":
+            return state
+        error = state.get("error") if state.get("pid") == pid else None
+        self._stop_proxy(paths)
+        raise TargetError(str(error or f"proxy of {paths.service} did not start (see {paths.proxy_log})"))
+
+    def _switch_proxy(
+        self, paths: ServicePaths, proxy: dict[str, Any], instance_id: str, drain: float
+    ) -> None:
+        """Make the proxy re-read serving.json now, and wait until older upstreams have drained."""
+        signal_pid(int(proxy["pid"]), signal.SIGHUP)
+
+        def upstream(drained: bool) -> bool:
+            state = read_json(paths.proxy_state) or {}
+            up = state.get("upstream") or {}
+            return up.get("instance_id") == instance_id and (state.get("drained") is True or not drained)
+
+        if not self._wait_for(PROXY_SWITCH_TIMEOUT, lambda: upstream(False)):
+            raise TargetError(
+                f"proxy of {paths.service} did not switch to {instance_id} (see {paths.proxy_log})"
+            )
+        self._wait_for(drain, lambda: upstream(True))
+
+    def promote(self, rollout: Rollout) -> None:
+        """Route the public port to the candidate, then retire the previous instance. Idempotent."""
+        release = rollout.release
+        paths = self._paths(release.service)
+        files = paths.instance(rollout.instance_id)
+        if not files.supervisor_alive():
+            raise TargetError(f"instance {files.id} of {release.service} is not running; cannot promote it")
+        previous = [i for i in {paths.serving_id(), rollout.previous_instance_id} if i and i != files.id]
+        proxy = self._ensure_proxy(paths, release.port)
+        spec = files.read_spec()
+        serving = {
+            "instance_id": files.id,
+            "host": spec.get("host", self.host),
+            "port": spec.get("port", rollout.endpoint.port),
+            "version": release.version,
+            "digest": release.digest,
+            "since": self.clock.now().isoformat(),
+        }
+        current = read_json(paths.serving) or {}
+        if current.get("instance_id") != files.id:
+            atomic_write_json(paths.serving, serving)
+        drain = max(
+            [float(paths.instance(i).read_spec().get("stop_timeout", 10.0)) for i in previous] or [1.0]
+        )
+        self._switch_proxy(paths, proxy, files.id, drain)
+        for instance_id in previous:
+            stop_instance(paths.instance(instance_id), self.clock)
+        self._collect_garbage(paths)
+
+    def abort(self, rollout: Rollout) -> None:
+        """Stop the candidate; the serving instance is not touched."""
+        paths = self._paths(rollout.release.service)
+        if paths.serving_id() == rollout.instance_id:
+            raise TargetError(f"instance {rollout.instance_id} of {rollout.release.service} is serving")
+        stop_instance(paths.instance(rollout.instance_id), self.clock)
+        self._collect_garbage(paths)
+
+    def observe(self, service: str) -> Observed:
+        """The serving instance, every instance on file, and the public endpoint if the proxy runs."""
+        paths = self._paths(service)
+        serving_id = paths.serving_id()
+        instances = tuple(to_instance(f) for f in paths.all_instances())
+        serving = next((i for i in instances if i.id == serving_id), None)
+        proxy = paths.proxy_running()
+        public = Endpoint(str(proxy["host"]), int(proxy["port"])) if proxy else None
+        return Observed(service, serving, instances, public)
+
+    def stop(self, service: str) -> None:
+        """Stop the proxy and every instance of `service`; nothing serves it afterwards."""
+        paths = self._paths(service)
+        self._stop_proxy(paths)
+        instances = paths.all_instances()
+        for files in instances:  # ask all first, so that they stop in parallel
+            if files.supervisor_alive():
+                signal_pid(files.supervisor_pid(), signal.SIGTERM)
+        for files in instances:
+            # A supervisor that has just written "stopped" may still be exiting: wait for it too.
+            alive = files.supervisor_alive() or files.child_alive(files.read_status())
+            if alive or live_state(files)[0] != "stopped":
+                stop_instance(files, self.clock)
+        paths.serving.unlink(missing_ok=True)
+
+    def logs(self, service: str, *, instance_id: str | None = None, lines: int = 50) -> list[str]:
+        """The last `lines` lines of the log of `instance_id`, else the serving, else the newest instance."""
+        paths = self._paths(service)
+        if instance_id is not None:
+            files = paths.instance(_safe_name(instance_id, "instance"))
+            if not files.dir.is_dir() and not files.log.is_file():
+                raise TargetError(f"no instance {instance_id} of {service}")
+        else:
+            chosen = paths.serving_id() or next((f.id for f in reversed(paths.all_instances())), None)
+            if chosen is None:
+                return []
+            files = paths.instance(chosen)
+        return [redact(line) for line in tail_lines(files.log, lines)]
+
+    def _collect_garbage(self, paths: ServicePaths) -> None:
+        """Delete all but the newest KEEP_STOPPED stopped instances (directory and log); never a live one."""
+        serving = paths.serving_id()
+        dead = [
+            f
+            for f in paths.all_instances()
+            if f.id != serving and not f.supervisor_alive() and not f.child_alive(f.read_status())
+        ]
+        for files in dead[:-KEEP_STOPPED] if len(dead) > KEEP_STOPPED else []:
+            shutil.rmtree(files.dir, ignore_errors=True)
+            files.log.unlink(missing_ok=True)
+            self._cursors.pop(files.id, None)

@@ -1,0 +1,220 @@
+"""Leases on SQLite and PostgreSQL: conflicts, expiry, heartbeats, and real processes racing and dying."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tiation.clock import FakeClock, SystemClock
+from tiation.errors import LockHeldError, StateError
+from tiation.state import Lease, StateStore
+
+pytestmark = pytest.mark.integration
+
+WORKER = Path(__file__).with_name("lease_worker.py")
+ENV, SVC = "production", "cms"
+
+
+def _take(store: StateStore, owner: str = "alice@host pid 1234", ttl: float = 60) -> Lease:
+    return store.acquire_lease(ENV, SVC, owner=owner, reason="deploy cms 1.2.0", ttl=ttl)
+
+
+def test_acquire_returns_the_lease(store: StateStore, fake_clock: FakeClock) -> None:
+    lease = _take(store)
+    assert (lease.environment, lease.service, lease.owner, lease.reason) == (
+        ENV,
+        SVC,
+        "alice@host pid 1234",
+        "deploy cms 1.2.0",
+    )
+    assert lease.acquired_at == lease.heartbeat_at == fake_clock.now()
+    assert (lease.expires_at - lease.acquired_at).total_seconds() == 60
+    assert not lease.expired and len(lease.token) == 32
+    assert store.list_leases() == [lease]
+
+
+def test_live_lease_blocks_with_a_one_line_message(store: StateStore, fake_clock: FakeClock) -> None:
+    start = datetime(2026, 11, 29, 9, 15, 22, 500000, tzinfo=UTC)
+    fake_clock.advance((start - fake_clock.now()).total_seconds())
+    _take(store)
+    fake_clock.advance(17.5)
+    with pytest.raises(LockHeldError) as err:
+        store.acquire_lease(ENV, SVC, owner="bob@other pid 9", reason="rollback", ttl=60)
+    assert str(err.value) == (
+        "production/cms is locked by alice@host pid 1234 (deploy cms 1.2.0) since 2026-11-29T09:15:22Z;"
+        " expires in 43s — wait, or `tiation lock release production cms --force`"
+    )
+    assert err.value.retryable
+    # other keys are independent
+    other = store.acquire_lease(ENV, "api", owner="bob", reason="deploy api", ttl=60)
+    assert other.service == "api"
+    assert {(x.environment, x.service) for x in store.list_leases()} == {(ENV, SVC), (ENV, "api")}
+
+
+def test_expired_lease_is_taken_over(store: StateStore, fake_clock: FakeClock) -> None:
+    old = _take(store, ttl=10)
+    fake_clock.advance(10)  # expires_at == now: not yet expired
+    with pytest.raises(LockHeldError, match="expires in 0s"):
+        _take(store, owner="bob")
+    fake_clock.advance(0.001)
+    (listed,) = store.list_leases()
+    assert listed.expired and listed.token == old.token
+    new = _take(store, owner="bob")
+    assert new.owner == "bob" and new.token != old.token
+    assert [x.owner for x in store.list_leases()] == ["bob"]
+
+
+def test_heartbeat_extends_by_the_ttl(store: StateStore, fake_clock: FakeClock) -> None:
+    lease = _take(store, ttl=30)
+    fake_clock.advance(20)
+    beat = store.heartbeat(lease)
+    assert beat.heartbeat_at == fake_clock.now()
+    assert beat.expires_at == fake_clock.now() + (lease.expires_at - lease.acquired_at)
+    assert beat.token == lease.token and beat.acquired_at == lease.acquired_at
+    fake_clock.advance(25)  # past the original expiry, within the extended one
+    with pytest.raises(LockHeldError):
+        _take(store, owner="bob")
+    assert store.list_leases() == [beat]
+
+
+def test_heartbeat_and_release_of_a_lost_lease(store: StateStore, fake_clock: FakeClock) -> None:
+    lease = _take(store, ttl=5)
+    fake_clock.advance(6)
+    thief = _take(store, owner="bob")
+    with pytest.raises(LockHeldError, match=r"^lease lost: production/cms is no longer held by alice"):
+        store.heartbeat(lease)
+    store.release_lease(lease)  # not ours any more: a no-op
+    assert [x.token for x in store.list_leases()] == [thief.token]
+    store.release_lease(thief)
+    assert store.list_leases() == []
+    with pytest.raises(LockHeldError, match="lease lost"):
+        store.heartbeat(thief)
+
+
+def test_heartbeat_of_an_expired_lease_nobody_took(store: StateStore, fake_clock: FakeClock) -> None:
+    lease = _take(store, ttl=5)
+    fake_clock.advance(60)
+    beat = store.heartbeat(lease)  # still ours (same token): extended from now
+    assert beat.expires_at == fake_clock.now() + (lease.expires_at - lease.heartbeat_at)
+    assert not store.list_leases()[0].expired
+
+
+def test_release_frees_the_key(store: StateStore) -> None:
+    lease = _take(store)
+    store.release_lease(lease)
+    assert store.list_leases() == []
+    assert _take(store, owner="bob").owner == "bob"
+
+
+def test_force_release_removes_any_lease_and_audits(store: StateStore) -> None:
+    lease = _take(store)
+    removed = store.force_release(ENV, SVC, actor="root@ops")
+    assert removed is not None and removed.token == lease.token and removed.owner == lease.owner
+    assert store.list_leases() == []
+    assert store.force_release(ENV, SVC, actor="root@ops") is None
+    events = store.audit_events()
+    assert [(e.action, e.actor, e.environment, e.service) for e in events] == [
+        ("lock.force_release", "root@ops", ENV, SVC)
+    ] * 2
+    assert events[0].details["released"] is True and events[0].details["owner"] == lease.owner
+    assert events[1].details == {"released": False}
+    with pytest.raises(LockHeldError, match="lease lost"):
+        store.heartbeat(lease)
+
+
+def test_ttl_must_be_positive(store: StateStore) -> None:
+    with pytest.raises(StateError, match="positive ttl"):
+        _take(store, ttl=0)
+
+
+# --- real processes ---------------------------------------------------------------------------------
+
+
+def _spawn(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _line(proc: subprocess.Popen[str]) -> str:
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line:
+        proc.wait(timeout=10)
+        assert proc.stderr is not None
+        pytest.fail(f"worker exited {proc.returncode}: {proc.stderr.read()}")
+    return line
+
+
+def _finish(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
+
+
+@pytest.fixture
+def real_store(state_url: str) -> Iterator[StateStore]:
+    """A store on the system clock (migrated before any worker opens it)."""
+    with StateStore.open(state_url, clock=SystemClock()) as s:
+        yield s
+
+
+def test_two_processes_racing_one_wins_each_round(state_url: str, real_store: StateStore) -> None:
+    rounds = 40
+    # every other round starts from an expired lease left by a long-gone holder: both race to take it over
+    with StateStore.open(state_url, clock=FakeClock(datetime(2020, 1, 1, tzinfo=UTC))) as past:
+        for r in range(0, rounds, 2):
+            past.acquire_lease("race", f"svc-{r}", owner="ghost", reason="crashed", ttl=1)
+    procs = [_spawn("race", state_url) for _ in range(2)]
+    try:
+        assert [_line(p) for p in procs] == ["ready", "ready"]
+        for r in range(rounds):
+            for p in procs:
+                assert p.stdin is not None
+                p.stdin.write(f"go svc-{r}\n")
+                p.stdin.flush()
+            results = sorted(_line(p) for p in procs)
+            assert results == ["lost", "won"], f"round {r}: {results}"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("quit\n")
+            p.stdin.flush()
+            assert p.wait(timeout=30) == 0
+    finally:
+        _finish(procs)
+    held = {x.service: x for x in real_store.list_leases() if x.environment == "race"}
+    assert sorted(held) == sorted(f"svc-{r}" for r in range(rounds))
+    assert all(x.owner.startswith("worker pid ") for x in held.values())  # no ghost survived
+
+
+def test_lease_of_a_killed_process_is_taken_over_after_expiry(real_store: StateStore, state_url: str) -> None:
+    proc = _spawn("hold", state_url, SVC, "1.0")
+    try:
+        assert _line(proc) == "acquired"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        _finish([proc])
+    assert proc.returncode == -signal.SIGKILL
+    (held,) = real_store.list_leases()
+    assert not held.expired
+    with pytest.raises(LockHeldError, match=rf"hold/{SVC} is locked by worker pid {proc.pid} \(hold\)"):
+        real_store.acquire_lease("hold", SVC, owner="me", reason="after crash", ttl=10)
+    wait = (held.expires_at - datetime.now(UTC)).total_seconds() + 0.05
+    time.sleep(max(0.0, wait))
+    lease = real_store.acquire_lease("hold", SVC, owner="me", reason="after crash", ttl=10)
+    assert lease.owner == "me"
+    assert [x.owner for x in real_store.list_leases()] == ["me"]
