@@ -5,6 +5,7 @@ from versions.json beside this file, so some releases are broken in the ways rea
   exit-at-start   dies before opening its port (bad config), exit code 3
   never-healthy   serves, but /health stays 503 (waiting on something that never comes)
   crash-after     healthy for a moment, then the process dies (a leak, a panic on the first real request)
+  unhealthy-after healthy for a moment, then /health answers 503 while the process stays up (a lost connection)
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ def main() -> int:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/health":
-                ok = mode != "never-healthy"
+                ok = mode != "never-healthy" and not (
+                    mode == "unhealthy-after"
+                    and time.monotonic() - started >= float(str(how.get("seconds", 2)))
+                )
                 body = {"status": "ok" if ok else "starting", "version": args.version}
                 self._send(200 if ok else 503, body)
             else:

@@ -64,7 +64,8 @@ class AppContext:
         return self._store
 
     def engine(self, report: Any = None) -> Engine:
-        from tiation.deploy.engine import Engine, make_target
+        from tiation.deploy.engine import Engine
+        from tiation.deploy.targets import make_target
 
         loaded = self.loaded()
         engine = Engine(

@@ -67,6 +67,8 @@ class Environment(Strict):
     local: LocalTargetSettings = Field(default_factory=LocalTargetSettings)
     approval: Literal["none", "required"] = "none"
     approval_ttl: Duration = timedelta(hours=4)
+    lease_ttl: Duration = timedelta(seconds=60)
+    """How long a deploy lease lives without a heartbeat (a killed deploy frees the pair after this)."""
     services: dict[Name, ServiceOverride] = Field(default_factory=dict)
     """Per-service overrides in this environment."""
 

@@ -23,18 +23,6 @@ from tiation.targets.base import Endpoint, Observed, Target
 TargetFactory = Callable[[str], Target]
 
 
-def make_target(loaded: LoadedPlatform, environment: str, clock: Clock) -> Target:
-    """The target an environment names in the platform file."""
-    env = loaded.platform.environments[environment]
-    if env.target == "local":
-        from tiation.targets.local import LocalTarget
-
-        return LocalTarget(loaded.root / ".tiation", environment, host=env.local.host, clock=clock)
-    from tiation.targets.fake import FakeTarget
-
-    return FakeTarget(clock=clock)
-
-
 def make_prober(target: Target, clock: Clock) -> Prober:
     """Real probes for real targets; the fake target answers its own probes."""
     from tiation.targets.fake import FakeTarget
@@ -70,7 +58,6 @@ class Engine:
     targets: TargetFactory
     report: Report = _quiet
     prober_factory: Callable[[Target, Clock], Prober] = make_prober
-    lease_ttl: float = 60.0
 
     @property
     def platform(self) -> Any:
@@ -96,7 +83,7 @@ class Engine:
             self.prober_factory(target, self.clock),
             self.actor,
             self.report,
-            lease_ttl=self.lease_ttl,
+            lease_ttl=self.loaded.platform.environments[environment].lease_ttl.total_seconds(),
         )
 
     # -- plan -------------------------------------------------------------------------------------------------

@@ -114,6 +114,7 @@ class Executor:
             details={"reason": reason},
         )
         try:
+            self._recover_interrupted(release.environment, release.service)
             return action(release, lease)
         finally:
             self.store.release_lease(lease)
@@ -123,6 +124,36 @@ class Executor:
                 environment=release.environment,
                 service=release.service,
             )
+
+    def _recover_interrupted(self, environment: str, service: str) -> None:
+        """Clean up after a deploy whose process died: we hold the lease, so nothing else is deploying this
+        service — a deployment still `running` is dead, and a running instance that is not serving is its
+        orphaned candidate."""
+        for dep in self.store.list_deployments(environment=environment, service=service, limit=20):
+            if dep.status != "running":
+                continue
+            why = "interrupted: the deploy process stopped before finishing and its lease expired"
+            self.store.finish_deployment(dep.id, status="aborted", verdict=why, evidence={})
+            self.store.audit(
+                actor=self.actor,
+                action=f"{dep.kind}.interrupted",
+                environment=environment,
+                service=service,
+                deployment_id=dep.id,
+                details={"version": dep.version},
+            )
+        observed = self.target.observe(service)
+        serving_id = observed.serving.id if observed.serving else None
+        for instance in observed.instances:
+            if instance.id != serving_id and instance.state in ("running", "starting"):
+                self.target.discard(service, instance.id)
+                self.store.audit(
+                    actor=self.actor,
+                    action="instance.discard",
+                    environment=environment,
+                    service=service,
+                    details={"instance": instance.id, "version": instance.version},
+                )
 
     def _deploy_one(self, release: Release, lease: Lease) -> Outcome:
         dep_id, verdict, seen = self._run(release, lease, kind="deploy")
@@ -183,6 +214,7 @@ class Executor:
         rollout = None
         try:
             rollout = self.target.apply(release)
+            applied = self.clock.monotonic()
             next_beat = [started + self.lease_ttl / 3]
 
             def tick(verdict: Verdict, seen: Observation) -> None:
@@ -214,7 +246,7 @@ class Executor:
                 details={"error": why},
             )
             raise
-        seen.elapsed = self.clock.monotonic() - started
+        seen.apply_s = applied - started
         if isinstance(verdict, Healthy):
             self.target.promote(rollout)
             self.store.finish_deployment(
@@ -342,12 +374,10 @@ class Executor:
         def run(rel: Release, lease: Lease) -> Outcome:
             dep_id, verdict, seen = self._run(rel, lease, kind="rollback")
             status = "succeeded" if isinstance(verdict, Healthy) else "failed"
-            return Outcome(
-                service, status, rel.version, dep_id, verdict.reason, timings=_times(seen)
-            )
+            return Outcome(service, status, rel.version, dep_id, verdict.reason, timings=_times(seen))
 
         return self._with_lease(release, f"rollback {service} to {release.version}", run)
 
 
 def _times(seen: Observation) -> dict[str, float]:
-    return {"verdict_s": round(seen.elapsed, 3)}
+    return {"apply_s": round(seen.apply_s, 3), "verdict_s": round(seen.apply_s + seen.elapsed, 3)}

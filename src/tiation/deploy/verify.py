@@ -34,11 +34,13 @@ class Observation:
     events: list[TargetEvent] = field(default_factory=list)
     results: dict[str, list[ProbeResult]] = field(default_factory=dict)
     times: dict[str, list[float]] = field(default_factory=dict)
-    elapsed: float = 0.0
+    elapsed: float = 0.0  # from the candidate's start (apply returned) to the verdict
+    apply_s: float = 0.0  # how long the target took to start the candidate
 
     def evidence(self) -> dict[str, Any]:
         """A JSON-safe summary: events, the last probe results of each probe, elapsed time."""
         return {
+            "apply_s": round(self.apply_s, 3),
             "elapsed_s": round(self.elapsed, 3),
             "events": [e.to_dict() for e in self.events],
             "probes": {name: [r.to_dict() for r in rs[-_KEEP_RESULTS:]] for name, rs in self.results.items()},

@@ -1,12 +1,32 @@
 """Durable state: releases, deployments, leases, approvals and the audit log (SQLite or PostgreSQL).
 
 Open with `StateStore.open(url, clock=...)`; `default_state_url(root)` is the SQLite file used when no URL is
-configured. Only SQLAlchemy Core is imported here; alembic is imported only when a schema must be migrated.
+configured. Only SQLAlchemy Core is used; alembic is imported only when a schema must be migrated. The exports
+below are resolved lazily, so importing `tiation.state` (or its light modules `location`, `revision`, `quick`)
+does not import SQLAlchemy until a store is opened.
 """
 
-from tiation.state.rows import ApprovalRow, AuditRow, DeploymentRow, Lease, ReleaseRow
-from tiation.state.schema import HEAD_REVISION
-from tiation.state.store import StateStore, default_state_url
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tiation.state.location import default_state_url
+    from tiation.state.revision import HEAD_REVISION
+    from tiation.state.rows import ApprovalRow, AuditRow, DeploymentRow, Lease, ReleaseRow
+    from tiation.state.store import StateStore
+
+_EXPORTS = {
+    "HEAD_REVISION": "tiation.state.revision",
+    "ApprovalRow": "tiation.state.rows",
+    "AuditRow": "tiation.state.rows",
+    "DeploymentRow": "tiation.state.rows",
+    "Lease": "tiation.state.rows",
+    "ReleaseRow": "tiation.state.rows",
+    "StateStore": "tiation.state.store",
+    "default_state_url": "tiation.state.location",
+}
 
 __all__ = [
     "HEAD_REVISION",
@@ -18,3 +38,10 @@ __all__ = [
     "StateStore",
     "default_state_url",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tiation.state' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

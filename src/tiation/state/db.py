@@ -31,11 +31,6 @@ BUSY_TIMEOUT_MS = 30000
 PG_CONNECT_TIMEOUT_S = 10
 
 
-def default_state_url(platform_root: Path) -> str:
-    """The state store of a platform when none is configured: `<root>/.tiation/state.db` (SQLite)."""
-    return f"sqlite:///{Path(platform_root).absolute() / '.tiation' / 'state.db'}"
-
-
 def describe_error(exc: BaseException) -> str:
     """The driver's own words for `exc`, on one line, redacted and kept short."""
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc

@@ -13,7 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from tiation.errors import StateError
 from tiation.redact import redact
 from tiation.state.db import Database
-from tiation.state.rows import DeploymentRow, ReleaseRow, load_json, plain_json, redacted_json
+from tiation.state.rows import (
+    DeploymentRow,
+    ReleaseRow,
+    deployment_from,
+    load_json,
+    plain_json,
+    redacted_json,
+)
 from tiation.state.schema import deployments, releases
 
 DEPLOYMENT_KINDS = ("deploy", "rollback", "auto-rollback")
@@ -39,22 +46,7 @@ def _release(row: Row[Any]) -> ReleaseRow:
 
 
 def _deployment(row: Row[Any]) -> DeploymentRow:
-    m = row._mapping
-    return DeploymentRow(
-        id=m["id"],
-        environment=m["environment"],
-        service=m["service"],
-        version=m["version"],
-        digest=m["digest"],
-        kind=m["kind"],
-        status=m["status"],
-        verdict=m["verdict"],
-        evidence=load_json(m["evidence"]),
-        actor=m["actor"],
-        parent_id=m["parent_id"],
-        started_at=m["started_at"],
-        finished_at=m["finished_at"],
-    )
+    return deployment_from(row._mapping)
 
 
 def _release_key(environment: str, service: str, digest: str) -> Any:

@@ -7,8 +7,8 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from tiation.redact import redact
 
@@ -148,3 +148,34 @@ def load_json(text: str | None) -> dict[str, Any]:
         return {}
     value = json.loads(text)
     return value if isinstance(value, dict) else {"value": value}
+
+
+def utc(value: Any) -> datetime:
+    """A stored timestamp as a timezone-aware UTC datetime (SQLite hands back naive values or text)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class Columns(Protocol):
+    """A database row read by column name (SQLAlchemy's RowMapping, sqlite3.Row)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def deployment_from(m: Columns) -> DeploymentRow:
+    """A `DeploymentRow` from a row of the deployments table (any driver's mapping of column -> value)."""
+    return DeploymentRow(
+        id=m["id"],
+        environment=m["environment"],
+        service=m["service"],
+        version=m["version"],
+        digest=m["digest"],
+        kind=m["kind"],
+        status=m["status"],
+        verdict=m["verdict"],
+        evidence=load_json(m["evidence"]),
+        actor=m["actor"],
+        parent_id=m["parent_id"],
+        started_at=utc(m["started_at"]),
+        finished_at=None if m["finished_at"] is None else utc(m["finished_at"]),
+    )

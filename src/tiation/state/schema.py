@@ -26,8 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-HEAD_REVISION = "0001"
-"""The newest migration revision; `alembic_version` holds this when the schema is current."""
+from tiation.state.revision import HEAD_REVISION
+from tiation.state.rows import utc
+
+__all__ = ["HEAD_REVISION"]
 
 NAME_LEN = 200
 DIGEST_LEN = 100
@@ -50,8 +52,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return utc(value)
 
 
 metadata = MetaData()

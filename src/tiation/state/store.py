@@ -16,7 +16,8 @@ from tiation.clock import Clock
 from tiation.state import audit as _audit
 from tiation.state import leases as _leases
 from tiation.state import releases as _releases
-from tiation.state.db import Database, default_state_url, open_database
+from tiation.state.db import Database, open_database
+from tiation.state.location import default_state_url
 from tiation.state.rows import ApprovalRow, AuditRow, DeploymentRow, Lease, ReleaseRow
 
 __all__ = ["StateStore", "default_state_url"]

@@ -193,6 +193,11 @@ class Target(Protocol):
         """Stop the candidate; the previous instance keeps serving, untouched."""
         ...
 
+    def discard(self, service: str, instance_id: str) -> None:
+        """Stop an instance that is not serving (a candidate left behind by a deploy that died). Never the
+        serving instance: that is refused with TargetError."""
+        ...
+
     def stop(self, service: str) -> None:
         """Stop every instance of `service` and stop serving it."""
         ...

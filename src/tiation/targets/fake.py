@@ -121,6 +121,16 @@ class FakeTarget:
         self.calls.append(("abort", rollout.release.service, rollout.release.version))
         self._retire(rollout.instance_id)
 
+    def discard(self, service: str, instance_id: str) -> None:
+        if self._serving.get(service) == instance_id:
+            raise TargetError(f"{instance_id} is serving {service}; it cannot be discarded")
+        self.calls.append(("discard", service, instance_id))
+        self._retire(instance_id)
+
+    def leave_candidate(self, release: Release) -> str:
+        """Start a candidate and abandon it, as a deploy killed mid-verification would (for tests)."""
+        return self.apply(release).instance_id
+
     def _retire(self, instance_id: str) -> None:
         fake = self._instances[instance_id]
         fake.running = False

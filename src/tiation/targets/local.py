@@ -14,27 +14,25 @@ Layout under the root (`.tiation`):
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from tiation.clock import Clock
 from tiation.errors import TargetError
 from tiation.redact import redact
-from tiation.secrets import SecretRef
 from tiation.targets.base import Endpoint, Observed, Release, Rollout, TargetEvent
 from tiation.targets.local_common import (
     atomic_write_json,
     bind_check,
     free_port,
-    process_matches,
     read_json,
+    record_alive,
     signal_pid,
     tail_lines,
 )
@@ -49,36 +47,16 @@ from tiation.targets.local_instances import (
     stop_instance,
     to_instance,
 )
+from tiation.targets.local_spec import build_spec, config_paths, safe_name, write_config
 
 KEEP_STOPPED = 5  # stopped instances (directory and log) kept per service
 LAUNCH_TIMEOUT = 15.0  # for a detaching process to hand over its pid
 PROXY_START_TIMEOUT = 10.0
 PROXY_SWITCH_TIMEOUT = 5.0
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def _safe_name(value: str, what: str) -> str:
-    if not _NAME.match(value):
-        raise TargetError(f"{what} {value!r} cannot name a directory (letters, digits, '.', '_', '-')")
-    return value
-
-
-def _fill(arg: str, *, port: int, host: str, config_dir: Path) -> str:
-    # Plain replacement, not str.format: commands may hold other braces (JSON, shell-like syntax).
-    return arg.replace("{port}", str(port)).replace("{host}", host).replace("{config_dir}", str(config_dir))
-
-
-def _spec_env(env: Any) -> dict[str, Any]:
-    """The release env as the spec stores it: secret references stay references."""
-    out: dict[str, Any] = {}
-    for key, value in env.items():
-        if isinstance(value, SecretRef):
-            # SecretRef has no public accessor for the directory relative `file:` paths are resolved against.
-            base = getattr(value, "_base", None)
-            out[key] = {"secret": value.ref, "base": str(base) if base is not None else None}
-        else:
-            out[key] = str(value)
-    return out
+def _record_gone(record: dict[str, Any], *args: str) -> bool:
+    return not record_alive(record, *args)
 
 
 class LocalTarget:
@@ -89,13 +67,13 @@ class LocalTarget:
     def __init__(self, root: Path, environment: str, *, host: str = "127.0.0.1", clock: Clock) -> None:
         # Absolute: supervisors and proxies are recognised by the paths on their command lines.
         self.root = Path(root).resolve()
-        self.environment = _safe_name(environment, "environment")
+        self.environment = safe_name(environment, "environment")
         self.host = host
         self.clock = clock
         self._cursors: dict[str, EventCursor] = {}
 
     def _paths(self, service: str) -> ServicePaths:
-        return ServicePaths(self.root, self.environment, _safe_name(service, "service"))
+        return ServicePaths(self.root, self.environment, safe_name(service, "service"))
 
     def check(self) -> None:
         """Raise TargetError unless the root is writable and the host can be listened on."""
@@ -159,31 +137,15 @@ class LocalTarget:
             raise TargetError(f"release is for {release.environment!r}, this target is {self.environment!r}")
         paths = self._paths(release.service)
         self._check_public_port(paths, release.port)
-        config = self._config_paths(release.config)
+        config = config_paths(release.config)
         previous = paths.serving_id()
         files = self._new_instance(paths)
         port = free_port(self.host)
         try:
-            self._write_config(files, config)
-            command = [
-                _fill(a, port=port, host=self.host, config_dir=files.config_dir) for a in release.command
-            ]
-            spec = {
-                "instance_id": files.id,
-                "environment": release.environment,
-                "service": release.service,
-                "version": release.version,
-                "digest": release.digest,
-                "created_at": self.clock.now().isoformat(),
-                "host": self.host,
-                "port": port,
-                "public_port": release.port,
-                "command": command,
-                "cwd": str(Path(release.cwd).resolve()) if release.cwd else str(Path.cwd()),
-                "env": _spec_env(release.env),
-                "stop_timeout": release.stop_timeout,
-                "log": str(files.log),
-            }
+            write_config(files, config)
+            spec = build_spec(
+                release, files, host=self.host, port=port, created_at=self.clock.now().isoformat()
+            )
             atomic_write_json(files.spec, spec)
         except OSError as exc:
             raise TargetError(f"cannot prepare instance {files.id}: {exc.strerror or exc}") from None
@@ -194,24 +156,6 @@ class LocalTarget:
             f"supervisor of {files.id}",
         )
         return Rollout(release, files.id, Endpoint(self.host, port), self.clock.now(), previous)
-
-    @staticmethod
-    def _config_paths(config: Mapping[str, str]) -> dict[PurePosixPath, str]:
-        out = {}
-        for name, content in config.items():
-            rel = PurePosixPath(name)
-            if rel.is_absolute() or not rel.parts or ".." in rel.parts:
-                raise TargetError(f"config file name {name!r} must be a relative path inside the instance")
-            out[rel] = content
-        return out
-
-    @staticmethod
-    def _write_config(files: InstanceFiles, config: dict[PurePosixPath, str]) -> None:
-        files.config_dir.mkdir(parents=True, exist_ok=True)
-        for rel, content in config.items():
-            path = files.config_dir.joinpath(*rel.parts)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
 
     def events(self, rollout: Rollout) -> list[TargetEvent]:
         """Events of the candidate since the previous call for it (reads files; never blocks)."""
@@ -228,26 +172,17 @@ class LocalTarget:
         return True
 
     def _stop_proxy(self, paths: ServicePaths) -> None:
-        state = read_json(paths.proxy_state) or {}
-        pids = {state.get("pid"), (read_json(paths.proxy_pid_file) or {}).get("pid")}
-        for pid in pids:
-            if not isinstance(pid, int) or not self._proxy_alive(paths, pid):
+        for record in (read_json(paths.proxy_state), read_json(paths.proxy_pid_file)):
+            if not record_alive(record, PROXY_MODULE, str(paths.dir)):
                 continue
-            gone = partial(self._proxy_gone, paths, pid)
-            signal_pid(pid, signal.SIGTERM)
+            assert record is not None
+            gone = partial(_record_gone, record, PROXY_MODULE, str(paths.dir))
+            signal_pid(record["pid"], signal.SIGTERM)
             if not self._wait_for(5.0, gone):
-                signal_pid(pid, signal.SIGKILL)
+                signal_pid(record["pid"], signal.SIGKILL)
                 self._wait_for(5.0, gone)
         paths.proxy_state.unlink(missing_ok=True)
         paths.proxy_pid_file.unlink(missing_ok=True)
-
-    @staticmethod
-    def _proxy_alive(paths: ServicePaths, pid: object) -> bool:
-        return isinstance(pid, int) and process_matches(pid, PROXY_MODULE, str(paths.dir))
-
-    @classmethod
-    def _proxy_gone(cls, paths: ServicePaths, pid: int) -> bool:
-        return not cls._proxy_alive(paths, pid)
 
     def _ensure_proxy(self, paths: ServicePaths, port: int) -> dict[str, Any]:
         """The running proxy of the service on `port`, started if needed."""
@@ -259,11 +194,12 @@ class LocalTarget:
         self._check_public_port(paths, port)
         argv = [PROXY_MODULE, "--dir", str(paths.dir), "--host", self.host, "--port", str(port)]
         self._launch(argv, paths.proxy_log, paths.proxy_pid_file, f"proxy of {paths.service}")
-        pid = (read_json(paths.proxy_pid_file) or {}).get("pid")
+        launched = read_json(paths.proxy_pid_file)
+        pid = (launched or {}).get("pid")
 
         def settled() -> bool:
             current = read_json(paths.proxy_state) or {}
-            return current.get("pid") == pid or not self._proxy_alive(paths, pid)
+            return current.get("pid") == pid or not record_alive(launched, PROXY_MODULE, str(paths.dir))
 
         self._wait_for(PROXY_START_TIMEOUT, settled)
         state = read_json(paths.proxy_state) or {}
@@ -321,10 +257,17 @@ class LocalTarget:
 
     def abort(self, rollout: Rollout) -> None:
         """Stop the candidate; the serving instance is not touched."""
-        paths = self._paths(rollout.release.service)
-        if paths.serving_id() == rollout.instance_id:
-            raise TargetError(f"instance {rollout.instance_id} of {rollout.release.service} is serving")
-        stop_instance(paths.instance(rollout.instance_id), self.clock)
+        self.discard(rollout.release.service, rollout.instance_id)
+
+    def discard(self, service: str, instance_id: str) -> None:
+        """Stop an instance that is not serving (e.g. a candidate left behind); refuse the serving one."""
+        paths = self._paths(service)
+        files = paths.instance(safe_name(instance_id, "instance"))
+        if paths.serving_id() == instance_id:
+            raise TargetError(f"{instance_id} is serving {service}; it cannot be discarded")
+        if not files.dir.is_dir():
+            raise TargetError(f"no instance {instance_id} of {service}")
+        stop_instance(files, self.clock)
         self._collect_garbage(paths)
 
     def observe(self, service: str) -> Observed:
@@ -356,7 +299,7 @@ class LocalTarget:
         """The last `lines` lines of the log of `instance_id`, else the serving, else the newest instance."""
         paths = self._paths(service)
         if instance_id is not None:
-            files = paths.instance(_safe_name(instance_id, "instance"))
+            files = paths.instance(safe_name(instance_id, "instance"))
             if not files.dir.is_dir() and not files.log.is_file():
                 raise TargetError(f"no instance {instance_id} of {service}")
         else:

@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import socket
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,21 @@ def process_matches(pid: int | None, *args: str) -> bool:
     return all(a in argv for a in args)
 
 
+def record_alive(record: Mapping[str, Any] | None, *args: str) -> bool:
+    """Whether the process of a pid record (`{"pid", "start_ticks"}`) still runs.
+
+    By start time when the record has it: exact against pid reuse, and true until the process has really
+    exited (its sockets closed), unlike its command line, which empties earlier. Else by command line.
+    """
+    pid = record.get("pid") if record else None
+    if record is None or not isinstance(pid, int):
+        return False
+    ticks = record.get("start_ticks")
+    if isinstance(ticks, int):
+        return process_alive(pid, ticks)
+    return process_matches(pid, *args)
+
+
 def signal_group(pgid: int | None, sig: int) -> None:
     """Send `sig` to a process group, ignoring one that is already gone."""
     if not pgid or pgid <= 0:
@@ -115,7 +131,7 @@ def detach(pid_file: Path) -> None:
     child = os.fork()
     if child:
         try:
-            atomic_write_json(pid_file, {"pid": child})
+            atomic_write_json(pid_file, {"pid": child, "start_ticks": proc_start_ticks(child)})
         finally:
             os._exit(0)
 

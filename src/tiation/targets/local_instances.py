@@ -7,6 +7,7 @@ for an instance whose supervisor is already gone.
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,8 +19,8 @@ from tiation.targets.local_common import (
     atomic_write_json,
     parse_time,
     process_alive,
-    process_matches,
     read_json,
+    record_alive,
     signal_group,
     signal_pid,
 )
@@ -68,7 +69,7 @@ class InstanceFiles:
 
     def supervisor_alive(self) -> bool:
         """Whether the supervisor runs (checked by its command line, so a reused pid does not count)."""
-        return process_matches(self.supervisor_pid(), SUPERVISOR_MODULE, str(self.spec))
+        return record_alive(read_json(self.pid_file), SUPERVISOR_MODULE, str(self.spec))
 
     def child_alive(self, status: dict[str, Any] | None) -> bool:
         """Whether the child named in `status` still runs (checked by start time, against pid reuse)."""
@@ -135,10 +136,9 @@ class ServicePaths:
     def proxy_running(self) -> dict[str, Any] | None:
         """The proxy's state if the proxy process runs, else None."""
         state = read_json(self.proxy_state)
-        pid = state.get("pid") if state else None
-        if state is None or state.get("state") != "listening" or not isinstance(pid, int):
+        if state is None or state.get("state") != "listening":
             return None
-        return state if process_matches(pid, PROXY_MODULE, str(self.dir)) else None
+        return state if record_alive(state, PROXY_MODULE, str(self.dir)) else None
 
 
 def live_state(files: InstanceFiles) -> tuple[str, dict[str, Any] | None]:
@@ -147,13 +147,12 @@ def live_state(files: InstanceFiles) -> tuple[str, dict[str, Any] | None]:
     recorded = status.get("state") if status else None
     if recorded == "stopped":
         return "stopped", status
-    if not files.supervisor_alive():
+    if (status and status.get("supervisor_exited")) or not files.supervisor_alive():
         return "exited", status
-    if recorded in (None, "starting"):
-        return "starting", status
-    if recorded == "stopping":
+    if recorded in ("running", "stopping"):
         return "running", status
-    return str(recorded), status
+    # Not yet spawned, or waiting out the backoff before a restart: it will run again.
+    return "starting", status
 
 
 def to_instance(files: InstanceFiles) -> Instance:
@@ -175,7 +174,7 @@ def to_instance(files: InstanceFiles) -> Instance:
     )
 
 
-def _wait(clock: Clock, seconds: float, done: Any) -> bool:
+def _wait(clock: Clock, seconds: float, done: Callable[[], bool]) -> bool:
     deadline = clock.monotonic() + seconds
     while not done():
         if clock.monotonic() >= deadline:

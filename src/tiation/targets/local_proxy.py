@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tiation.clock import SystemClock
-from tiation.targets.local_common import atomic_write_json, detach, read_json
+from tiation.targets.local_common import atomic_write_json, detach, proc_start_ticks, read_json
 
 CONNECT_TIMEOUT = 5.0
 HALF_CLOSE_GRACE = 2.0  # after the upstream has finished, how long the client may still send
@@ -95,6 +95,7 @@ class Proxy:
         up = self.upstream
         state: dict[str, Any] = {
             "pid": os.getpid(),
+            "start_ticks": proc_start_ticks(os.getpid()),
             "host": self.host,
             "port": self.port,
             "state": "listening",

@@ -114,6 +114,8 @@ class Supervisor:
             env = resolve_env(self.spec.get("env", {}))
         except ConfigError as exc:
             raise SpawnError(exc.message) from None
+        except (ValueError, KeyError, TypeError):
+            raise SpawnError("the spec holds a malformed secret reference") from None
         if cwd and not Path(cwd).is_dir():
             raise SpawnError(f"working directory not found: {cwd}")
         try:

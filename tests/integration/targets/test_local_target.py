@@ -12,10 +12,12 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from local_kit import ENV, Kit, http_get, our_processes, try_get, wait_until
 
+from fixtures.common import free_port
 from tiation.errors import TargetError
 from tiation.secrets import SecretRef
 from tiation.targets.base import Endpoint, Observed, Rollout
@@ -25,9 +27,9 @@ from tiation.targets.local_common import process_alive
 pytestmark = pytest.mark.integration
 
 
-def serve(kit: Kit, version: str, **kwargs: object) -> Rollout:
+def serve(kit: Kit, version: str, **kwargs: Any) -> Rollout:
     """Apply `version`, wait until its endpoint answers, promote it."""
-    rollout = kit.target.apply(kit.release(version, **kwargs))  # type: ignore[arg-type]
+    rollout = kit.target.apply(kit.release(version, **kwargs))
     wait_until(lambda: try_get(rollout.endpoint) == version, what=f"{version} to answer")
     kit.target.promote(rollout)
     return rollout
@@ -162,6 +164,11 @@ def test_abort_stops_the_candidate_and_leaves_the_serving_instance_alone(kit: Ki
     assert target.logs("web", instance_id=v2.instance_id, lines=1) == log[-1:]
     with pytest.raises(TargetError, match="is serving"):
         target.abort(v1)
+    with pytest.raises(TargetError, match="is serving"):
+        target.discard("web", v1.instance_id)
+    with pytest.raises(TargetError, match="no instance"):
+        target.discard("web", "20000101T000000-0000")
+    assert http_get(kit.public_port("web")) == "v1"
 
 
 def test_apply_refuses_a_public_port_held_by_another_process(kit: Kit) -> None:
@@ -200,6 +207,24 @@ def test_proxy_rereads_the_serving_file_on_each_connection(kit: Kit) -> None:
     target.abort(v2)
     assert http_get(public) == "v1"
     assert v1.instance_id == json.loads(serving_file.read_text())["instance_id"]
+
+
+def test_promote_restarts_a_dead_proxy_and_follows_a_new_public_port(kit: Kit) -> None:
+    target = kit.target
+    v1 = serve(kit, "v1")
+    proxy = json.loads((kit.root / "local" / ENV / "web" / "proxy.json").read_text())
+    os.kill(proxy["pid"], signal.SIGKILL)
+    wait_until(lambda: target.observe("web").public is None, what="the proxy to be seen dead")
+    target.promote(v1)  # idempotent, and brings the proxy back
+    assert http_get(kit.public_port("web")) == "v1"
+
+    new_port = free_port()
+    v2 = target.apply(kit.release("v2", port=new_port))
+    wait_until(lambda: try_get(v2.endpoint) == "v2", what="v2 to answer")
+    target.promote(v2)
+    assert http_get(new_port) == "v2"
+    assert try_get(kit.public_port("web")) is None
+    assert target.observe("web").public == Endpoint("127.0.0.1", new_port)
 
 
 def test_stop_stops_every_process_of_the_service(kit: Kit) -> None:

@@ -278,3 +278,26 @@ def test_approval_for_another_digest_is_refused(env, tmp_path: Path) -> None:
     plan = engine.plan("prod", "db", "1.0")
     assert plan.steps[0].action == "blocked"
     assert "not sha256:" in plan.steps[0].reasons[0] and "approve this release" in plan.steps[0].reasons[0]
+
+
+def test_a_deploy_that_died_is_marked_interrupted_and_its_candidate_discarded(env) -> None:
+    engine, target, _ = env
+    deploy(engine, "db", "1.0")
+    # a deploy process that died mid-verification left a running deployment and a candidate behind
+    plan = engine.plan("dev", "db", "1.1")
+    dead_id = engine.store.create_deployment(
+        environment="dev",
+        service="db",
+        version="1.1",
+        digest=plan.steps[0].release.digest,
+        actor="bob",
+        kind="deploy",
+    )
+    orphan = target.leave_candidate(plan.steps[0].release)
+    [outcome] = deploy(engine, "db", "2.0")
+    assert outcome.status == "succeeded"
+    dead = engine.store.get_deployment(dead_id)
+    assert dead is not None and dead.status == "aborted" and dead.verdict.startswith("interrupted")
+    assert ("discard", "db", orphan) in target.calls
+    old = next(i.id for i in target.observe("db").instances if i.version == "1.0")
+    assert ("discard", "db", old) not in target.calls

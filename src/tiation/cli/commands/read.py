@@ -31,17 +31,27 @@ def _envs(app: AppContext, environment: str | None) -> list[str]:
 @click.pass_obj
 def status(app: AppContext, environment: str | None, json_mode: bool) -> None:
     """What serves in each environment, and how its last deploy went."""
-    from tiation.deploy.engine import make_target
+    from tiation.deploy.targets import make_target
 
     out = Output(json_mode=json_mode)
     loaded = app.loaded()
-    store = app.store()
+    envs = _envs(app, environment)
+    pairs = [(env, svc) for env in envs for svc in sorted(loaded.platform.services)]
+    from tiation.state.quick import latest_deployments
+
+    latest = latest_deployments(app.state_location(), pairs)
+    if latest is None:  # not the default SQLite store, or not migrated yet: ask the store itself
+        store = app.store()
+        latest = {}
+        for env, svc in pairs:
+            found = store.list_deployments(environment=env, service=svc, limit=1)
+            latest[(env, svc)] = found[0] if found else None
     rows: list[dict[str, Any]] = []
-    for env in _envs(app, environment):
+    for env in envs:
         target = make_target(loaded, env, app.clock)
         for svc in sorted(loaded.platform.services):
             seen = target.observe(svc)
-            last = store.list_deployments(environment=env, service=svc, limit=1)
+            last = latest[(env, svc)]
             serving = seen.serving
             rows.append(
                 {
@@ -54,11 +64,11 @@ def status(app: AppContext, environment: str | None, json_mode: bool) -> None:
                     "since": serving.started_at.isoformat() if serving and serving.started_at else None,
                     "last_deploy": (
                         {
-                            "id": last[0].id,
-                            "version": last[0].version,
-                            "kind": last[0].kind,
-                            "status": last[0].status,
-                            "at": last[0].started_at.isoformat(),
+                            "id": last.id,
+                            "version": last.version,
+                            "kind": last.kind,
+                            "status": last.status,
+                            "at": last.started_at.isoformat(),
                         }
                         if last
                         else None
@@ -175,7 +185,7 @@ def why(app: AppContext, deployment_id: str, json_mode: bool) -> None:
 @click.pass_obj
 def logs(app: AppContext, environment: str, service: str, lines: int) -> None:
     """The last log lines of SERVICE's serving instance in ENVIRONMENT."""
-    from tiation.deploy.engine import make_target
+    from tiation.deploy.targets import make_target
 
     _envs(app, environment)
     if service not in app.loaded().platform.services:
