@@ -34,6 +34,11 @@ class SecretRef:
         return bool(sep) and scheme in _SCHEMES and bool(name) and not name.startswith("//")
 
     @property
+    def base(self) -> Path | None:
+        """The directory a relative `file:` path is resolved against (the platform file's)."""
+        return self._base
+
+    @property
     def scheme(self) -> str:
         return self.ref.partition(":")[0]
 
@@ -46,7 +51,7 @@ class SecretRef:
         if self.scheme == "env":
             value = os.environ.get(self.name)
             if value is None:
-                raise ConfigError(f"secret {self.ref} is not set in the environment", field=self.ref)
+                raise ConfigError(f"secret {self.ref} is not set in the environment")
         else:
             path = Path(self.name)
             if not path.is_absolute() and self._base is not None:

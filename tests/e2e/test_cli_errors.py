@@ -19,7 +19,8 @@ def test_config_errors_exit_2_with_file_line_column_field(eco: Eco) -> None:
     run = eco.tiation("deploy", "local", "cms", expect=2)
     line = one_line(run.stderr)
     assert re.fullmatch(
-        r"error: \S*/tiation\.yaml:\d+:5: services\.cms\.prot: unknown key 'prot' \(did you mean 'port'\?\)", line
+        r"error: \S*/tiation\.yaml:\d+:5: services\.cms\.prot: unknown key 'prot' \(did you mean 'port'\?\)",
+        line,
     ), line
     eco.edit("    prot: 8080\n", "")
     text = eco.file.read_text()

@@ -142,12 +142,42 @@ def describe(value: Any, *, hide: bool = False) -> str:
     return f"a {type(value).__name__}"
 
 
-def to_plain(node: Any, file: str, where: Position = START) -> Any:
+MAX_VALUES = 100_000
+"""More values than this means aliases expanding without bound (a "billion laughs" file), not a platform."""
+MAX_DEPTH = 64
+
+
+class _Budget:
+    """Counts the values and nesting `to_plain` walks, so alias bombs and alias cycles end in one line."""
+
+    def __init__(self) -> None:
+        self.values = 0
+
+    def spend(self, file: str, where: Position, depth: int) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise ConfigError(
+                f"the file expands to more than {MAX_VALUES:,} values (YAML aliases repeating without bound?)",
+                **_at(file, where),
+            )
+        if depth > MAX_DEPTH:
+            raise ConfigError(
+                f"nested more than {MAX_DEPTH} levels deep (a YAML alias that contains itself?)",
+                **_at(file, where),
+            )
+
+
+def to_plain(
+    node: Any, file: str, where: Position = START, *, _budget: _Budget | None = None, _depth: int = 0
+) -> Any:
     """Convert the ruamel tree to plain dict/list/str/int/float/bool/None (dates are left as dates).
 
-    Raises ConfigError for what the platform file cannot hold: YAML tags on values, and keys that are lists or
-    mappings.
+    Raises ConfigError for what the platform file cannot hold: YAML tags on values, keys that are lists or
+    mappings, and aliases that expand without bound or contain themselves.
     """
+    budget = _budget if _budget is not None else _Budget()
+    budget.spend(file, where, _depth)
+    depth = _depth + 1
     if isinstance(node, dict):
         out: dict[Any, Any] = {}
         for key, value in node.items():
@@ -155,11 +185,19 @@ def to_plain(node: Any, file: str, where: Position = START) -> Any:
             if isinstance(key, tuple | dict | list):
                 raise ConfigError("a key must be a single value, not a list or mapping", **_at(file, key_pos))
             val_pos = value_position(node, key, key_pos) if isinstance(node, CommentedMap) else key_pos
-            out[to_plain(key, file, key_pos)] = to_plain(value, file, val_pos)
+            out[to_plain(key, file, key_pos, _budget=budget, _depth=depth)] = to_plain(
+                value, file, val_pos, _budget=budget, _depth=depth
+            )
         return out
     if isinstance(node, list):
         return [
-            to_plain(item, file, item_position(node, i, where) if isinstance(node, CommentedSeq) else where)
+            to_plain(
+                item,
+                file,
+                item_position(node, i, where) if isinstance(node, CommentedSeq) else where,
+                _budget=budget,
+                _depth=depth,
+            )
             for i, item in enumerate(node)
         ]
     if isinstance(node, TaggedScalar):

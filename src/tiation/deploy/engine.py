@@ -16,9 +16,10 @@ from tiation.deploy.health import ProbeResult
 from tiation.deploy.plan import ApprovalFact, Plan, PlanOptions, ServiceFacts, plan_deploy
 from tiation.deploy.release import build_release, resolve_version
 from tiation.deploy.verify import Prober
-from tiation.errors import UsageError
+from tiation.errors import ConfigError, UsageError
+from tiation.secrets import SecretRef
 from tiation.state import ApprovalRow, StateStore
-from tiation.targets.base import Endpoint, Observed, Target
+from tiation.targets.base import Endpoint, Observed, Release, Target
 
 TargetFactory = Callable[[str], Target]
 
@@ -123,6 +124,7 @@ class Engine:
                 else None,
                 approvals=approvals,
                 dependencies_unhealthy=self._unhealthy_dependencies(environment, svc, target, prober),
+                unresolved_secrets=unresolved_secrets(release),
             )
         opts = PlanOptions(
             actor=self.actor,
@@ -195,6 +197,19 @@ class Engine:
             details={"version": version, "digest": release.digest, "expires_at": expires.isoformat()},
         )
         return row
+
+
+def unresolved_secrets(release: Release) -> list[str]:
+    """Secret references of `release` that cannot be resolved here (checked before anything starts, so a
+    missing secret in the deployer's environment is never blamed on — and never quarantines — the release)."""
+    problems = []
+    for key, value in sorted(release.env.items()):
+        if isinstance(value, SecretRef):
+            try:
+                value.reveal()
+            except ConfigError as exc:
+                problems.append(f"env {key}: {exc.message}")
+    return problems
 
 
 def dependency_problem(observed: Observed, probes: list[Probe], prober: Prober) -> str | None:

@@ -32,6 +32,7 @@ class ServiceFacts:
     quarantined: str | None = None  # the reason, when the desired release failed before
     approvals: Sequence[ApprovalFact] = ()
     dependencies_unhealthy: Mapping[str, str] = field(default_factory=dict)  # dependency -> why
+    unresolved_secrets: Sequence[str] = ()  # one line each: which reference, and why it cannot be read
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def plan_deploy(
             blockers.append(
                 f"release {release.version} is quarantined ({fact.quarantined}); use --force to deploy it again"
             )
+        blockers.extend(fact.unresolved_secrets)
         approval = _approval_blocker(release, fact.approvals, opts)
         if approval:
             blockers.append(approval)

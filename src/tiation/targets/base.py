@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 from tiation.secrets import SecretRef
@@ -53,9 +54,7 @@ class Release:
             "version": self.version,
             "command": list(self.command),
             "port": self.port,
-            "env": {
-                k: ({"secret": v.ref} if isinstance(v, SecretRef) else v) for k, v in sorted(self.env.items())
-            },
+            "env": {k: _env_value(v) for k, v in sorted(self.env.items())},
             "config": dict(sorted(self.config.items())),
             "cwd": self.cwd,
             "stop_timeout": self.stop_timeout,
@@ -69,7 +68,11 @@ class Release:
         """Inverse of `to_dict`."""
         env: dict[str, str | SecretRef] = {}
         for key, value in data.get("env", {}).items():
-            env[key] = SecretRef(value["secret"]) if isinstance(value, dict) else str(value)
+            if isinstance(value, dict):
+                base = value.get("base")
+                env[key] = SecretRef(value["secret"], base=Path(base) if base else None)
+            else:
+                env[key] = str(value)
         return cls(
             environment=data["environment"],
             service=data["service"],
@@ -81,6 +84,15 @@ class Release:
             cwd=data.get("cwd"),
             stop_timeout=float(data.get("stop_timeout", 10.0)),
         )
+
+
+def _env_value(value: str | SecretRef) -> str | dict[str, str]:
+    if not isinstance(value, SecretRef):
+        return value
+    out = {"secret": value.ref}
+    if value.base is not None:  # a relative file: reference must resolve where the platform file is
+        out["base"] = str(value.base)
+    return out
 
 
 class EventKind(StrEnum):

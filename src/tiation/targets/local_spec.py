@@ -33,9 +33,7 @@ def spec_env(env: Mapping[str, str | SecretRef]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in env.items():
         if isinstance(value, SecretRef):
-            # SecretRef has no public accessor for the directory relative `file:` paths are resolved against.
-            base = getattr(value, "_base", None)
-            out[key] = {"secret": value.ref, "base": str(base) if base is not None else None}
+            out[key] = {"secret": value.ref, "base": str(value.base) if value.base is not None else None}
         else:
             out[key] = str(value)
     return out

@@ -205,3 +205,16 @@ def test_any_line_removed_gives_a_config_error_or_loads(tmp_path: Path, line: in
         assert str(err).startswith(f"{path}:{err.line}:")
     else:
         assert loaded.platform.project.name == "shop"
+
+
+def test_alias_bomb_and_alias_cycle_are_one_line_errors(tmp_path: Path) -> None:
+    bomb = ["version: 1", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    path = tmp_path / "tiation.yaml"
+    path.write_text("\n".join(bomb) + "\n")
+    with pytest.raises(ConfigError, match="expands to more than 100,000 values"):
+        load_platform(path)
+    path.write_text("version: 1\nproject: &p {name: x, loop: *p}\n")
+    with pytest.raises(ConfigError) as info:
+        load_platform(path)
+    assert "\n" not in str(info.value)

@@ -301,3 +301,25 @@ def test_a_deploy_that_died_is_marked_interrupted_and_its_candidate_discarded(en
     assert ("discard", "db", orphan) in target.calls
     old = next(i.id for i in target.observe("db").instances if i.version == "1.0")
     assert ("discard", "db", old) not in target.calls
+
+
+def test_missing_secret_blocks_before_anything_starts_and_quarantines_nothing(
+    env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, target, _ = env
+    monkeypatch.delenv("SHOP_DB_PASSWORD", raising=False)
+    path = tmp_path / "tiation.yaml"
+    path.write_text(
+        PLATFORM.replace("    port: 5000\n", "    port: 5000\n    env: {PGPASSWORD: env:SHOP_DB_PASSWORD}\n")
+    )
+    engine.loaded = load_platform(path)
+    plan = engine.plan("dev", "db", "1.0")
+    assert plan.steps[0].action == "blocked"
+    assert plan.steps[0].reasons == (
+        "env PGPASSWORD: secret env:SHOP_DB_PASSWORD is not set in the environment",
+    )
+    assert engine.deploy(plan)[0].status == "blocked"
+    assert target.calls == []
+    assert engine.store.list_releases("dev", "db") == []
+    monkeypatch.setenv("SHOP_DB_PASSWORD", "pw-for-test")
+    assert engine.plan("dev", "db", "1.0").steps[0].action == "deploy"

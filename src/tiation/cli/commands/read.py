@@ -111,6 +111,9 @@ def history(app: AppContext, environment: str, service: str | None, limit: int, 
         raise UsageError(f"unknown service {service!r}")
     deps = app.store().list_deployments(environment=environment, service=service, limit=limit)
     out.data({"deployments": [_dep_dict(d) for d in deps]})
+    if not deps:
+        out.line(f"no deployments in {environment}" + (f" for {service}" if service else ""))
+        return
     out.table(
         ["id", "started", "service", "kind", "version", "status", "actor", "verdict"],
         [
