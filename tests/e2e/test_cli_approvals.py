@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import Eco
+from fixtures.eco import Eco
 
 
 def test_production_needs_an_approval_from_someone_else(eco: Eco) -> None:

@@ -6,7 +6,7 @@ import json
 import time
 import urllib.request
 
-from conftest import SECRET, Eco
+from fixtures.eco import SECRET, Eco
 
 
 def public_version(eco: Eco, service: str) -> str:

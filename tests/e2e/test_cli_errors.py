@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import Eco
+from fixtures.eco import Eco
 
 
 def one_line(text: str) -> str:

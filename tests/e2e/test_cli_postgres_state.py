@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy
 
-from conftest import Eco
+from fixtures.eco import Eco
 
 
 def test_deploy_and_history_with_state_in_postgres(eco: Eco, postgres_url: str) -> None:
