@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import re
-import shutil
-import socket
 import statistics
+import sys
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ecosystem"
+sys.path.insert(0, str(EXAMPLE))
+from relocate import copy_example  # noqa: E402
 
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct free ports (each socket stays bound until all are chosen)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def copy_example(dest: Path) -> Path:
-    """Copy the example to `dest/ecosystem` with every port replaced by a free one."""
-    root = dest / "ecosystem"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".tiation", "__pycache__", "demo.py"))
-    text = (root / "tiation.yaml").read_text()
-    wanted = sorted(set(re.findall(r"\b18[0-2]8\d\b", text)))
-    ports = dict(zip(wanted, map(str, free_ports(len(wanted))), strict=True))
-    (root / "tiation.yaml").write_text(re.sub(r"\b18[0-2]8\d\b", lambda m: ports[m.group(0)], text))
-    return root
+__all__ = ["copy_example", "pct", "summary"]
 
 
 def pct(values: list[float], q: float) -> float:

@@ -2,7 +2,8 @@
 
 Deploys the four services of the seed's ecosystem as local processes, then deploys broken versions and shows the
 automatic rollback to the last-known-good release, `why`, a manual rollback that skips a bad N-1, the history,
-and that a planted secret never appears anywhere. Runs in a temporary copy; stops every process it started.
+and that a planted secret never appears anywhere. Runs in a temporary copy on free ports; stops every process
+it started.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from relocate import copy_example
+
 SECRET = "s3cr3t-demo-pw-7f3a"
 shown: list[str] = []
 
 
-def tiation(args: list[str], env: dict[str, str], *, expect: int = 0, show: bool = True) -> str:
+def tiation(
+    args: list[str], env: dict[str, str], *, expect: int = 0, show: bool = True, stream: str = "stdout"
+) -> str:
     if show:
         print(f"\n$ tiation {' '.join(args)}", flush=True)
     proc = subprocess.run(
@@ -33,7 +37,7 @@ def tiation(args: list[str], env: dict[str, str], *, expect: int = 0, show: bool
         raise SystemExit("demo: the planted secret appeared in CLI output")
     if proc.returncode != expect:
         raise SystemExit(f"demo: `tiation {' '.join(args)}` exited {proc.returncode}, expected {expect}")
-    return proc.stdout
+    return proc.stderr if stream == "stderr" else proc.stdout
 
 
 def latest(env: dict[str, str], service: str) -> dict[str, object]:
@@ -54,8 +58,7 @@ def check(condition: bool, what: str) -> None:
 
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="tiation-demo-"))
-    shutil.copytree(HERE, work / "ecosystem", ignore=shutil.ignore_patterns(".tiation", "__pycache__"))
-    root = work / "ecosystem"
+    root = copy_example(work)  # on free ports, so the demo runs wherever 18081… are taken
     env = {
         **os.environ,
         "TIATION_FILE": str(root / "tiation.yaml"),
@@ -100,8 +103,11 @@ def main() -> int:
         )
 
         print("\n# a quarantined release needs --force", flush=True)
-        tiation(["deploy", "local", "cms", "1.2.0"], env, expect=1)
-        check(True, "redeploying quarantined cms 1.2.0 refused without --force")
+        refused = tiation(["deploy", "local", "cms", "1.2.0"], env, expect=1, stream="stderr")
+        check(
+            "quarantined" in refused and "--force" in refused,
+            "redeploying quarantined cms 1.2.0 refused without --force",
+        )
 
         print("\n# manual rollback goes to the last-known-good, skipping the bad 1.2.0", flush=True)
         tiation(["rollback", "local", "cms"], env)

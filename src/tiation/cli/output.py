@@ -88,19 +88,38 @@ def error_line(message: str) -> None:
 
 
 def progress_reporter(out: Output) -> Any:
-    """A deploy progress callback that prints one line per step (quiet in JSON mode)."""
-    verifying: dict[str, bool] = {}
+    """A deploy progress callback: one line per step, and on a terminal a live spinner while verifying."""
+    live: dict[str, Any] = {}
+
+    def stop_spinner() -> None:
+        spinner = live.pop("spinner", None)
+        if spinner is not None:
+            spinner.stop()
 
     def report(event: str, data: Mapping[str, Any]) -> None:
         svc = data.get("service", "")
+        if event == "verify":
+            if not out.tty:
+                if not live.get(svc):
+                    out.line(f"  {svc}: verifying …")
+                    live[svc] = True
+                return
+            from rich.markup import escape
+
+            text = escape(
+                redact(f"{svc}: verifying {data.get('elapsed', 0):.1f}s — {data.get('waiting_for', '')}")
+            )
+            if "spinner" not in live:
+                live["spinner"] = out.console.status(text)
+                live["spinner"].start()
+            else:
+                live["spinner"].update(text)
+            return
+        stop_spinner()
         if event == "apply":
             kind = data.get("kind", "deploy")
             out.line(f"→ {svc}: {kind} {data.get('version')} (deployment {data.get('deployment_id')})")
-            verifying[svc] = False
-        elif event == "verify":
-            if not verifying.get(svc):
-                out.line(f"  {svc}: verifying …", style="dim")
-                verifying[svc] = True
+            live.pop(svc, None)
         elif event == "kept":
             out.line(f"✓ {svc} {data.get('version')} healthy: {data.get('verdict')}", style="green")
         elif event == "failed":

@@ -15,7 +15,7 @@ from typing import Any
 from tiation.clock import Clock
 from tiation.config.models import Health, Platform
 from tiation.deploy.plan import Plan
-from tiation.deploy.verdict import Failed, Healthy, Verdict
+from tiation.deploy.verdict import Failed, Healthy, Pending, Verdict
 from tiation.deploy.verify import Observation, Prober, failure_evidence, verify
 from tiation.errors import DeployError, QuarantinedError, UsageError
 from tiation.state import Lease, ReleaseRow, StateStore
@@ -221,7 +221,8 @@ class Executor:
                 if self.clock.monotonic() >= next_beat[0]:
                     self.store.heartbeat(lease)
                     next_beat[0] = self.clock.monotonic() + self.lease_ttl / 3
-                self.report("verify", {"service": svc, "status": verdict.status, "elapsed": seen.elapsed})
+                waiting = verdict.waiting_for if isinstance(verdict, Pending) else verdict.status
+                self.report("verify", {"service": svc, "elapsed": seen.elapsed, "waiting_for": waiting})
 
             verdict, seen = verify(
                 self.target,

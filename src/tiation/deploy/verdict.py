@@ -155,7 +155,9 @@ def decide(
         code = "port_never_opened" if never_opened else "deadline"
         head = "port never opened" if never_opened else "not healthy"
         return Failed(f"{head} within the {policy.deadline:g}s deadline ({'; '.join(parts)})", code=code)
-    return Pending("probes: " + ", ".join(not_passing))
+    return Pending(
+        "waiting for " + ", ".join(f"{name} ({_last_detail(streaks[name])})" for name in not_passing)
+    )
 
 
 def _last_detail(streak: _Streak) -> str:

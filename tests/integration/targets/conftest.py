@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_kit import ENV, Kit, our_processes
+from local_kit import ENV, Kit
 
+from fixtures.common import our_processes
 from tiation.clock import SystemClock
 from tiation.targets.local import LocalTarget
 

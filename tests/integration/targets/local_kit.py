@@ -58,21 +58,6 @@ def try_get(endpoint: Endpoint | int, path: str = "/") -> str | None:
         return None
 
 
-def our_processes(root: Path) -> list[tuple[int, str]]:
-    """Live (non-zombie) processes with `root` in their command line: supervisors, proxies, test apps."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(root) in cmdline:
-            found.append((int(entry.name), cmdline))
-    return found
-
-
 @dataclass
 class Kit:
     """A local target plus what the tests need to drive it."""
