@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WrapValidator, model_validator
 
 from tiation.config.durations import Duration
+from tiation.errors import UsageError
 from tiation.secrets import SecretRef
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -189,6 +190,19 @@ class Platform(Strict):
     environments: dict[Name, Environment] = Field(min_length=1)
     services: dict[Name, Service] = Field(min_length=1)
     objectives: Objectives = Field(default_factory=Objectives)
+
+    def require_environment(self, name: str) -> Environment:
+        """The named environment, or a one-line UsageError listing the known ones."""
+        if name not in self.environments:
+            raise UsageError(f"unknown environment {name!r} (known: {', '.join(sorted(self.environments))})")
+        return self.environments[name]
+
+    def require_service(self, name: str, *, allow_all: bool = False) -> None:
+        """Raise a one-line UsageError unless `name` is a service (or `all`, when allowed)."""
+        if name in self.services or (allow_all and name == "all"):
+            return
+        known = ", ".join(sorted(self.services)) + (", or 'all'" if allow_all else "")
+        raise UsageError(f"unknown service {name!r} (known: {known})")
 
     def service_in(self, environment: str, service: str) -> Service:
         """The service's settings with the environment's overrides applied."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from tiation.clock import Clock
 from tiation.config.graph import deploy_order
@@ -16,7 +15,7 @@ from tiation.deploy.health import ProbeResult
 from tiation.deploy.plan import ApprovalFact, Plan, PlanOptions, ServiceFacts, plan_deploy
 from tiation.deploy.release import build_release, resolve_version
 from tiation.deploy.verify import Prober
-from tiation.errors import ConfigError, UsageError
+from tiation.errors import ConfigError
 from tiation.secrets import SecretRef
 from tiation.state import ApprovalRow, StateStore
 from tiation.targets.base import Endpoint, Observed, Release, Target
@@ -60,20 +59,6 @@ class Engine:
     report: Report = _quiet
     prober_factory: Callable[[Target, Clock], Prober] = make_prober
 
-    @property
-    def platform(self) -> Any:
-        return self.loaded.platform
-
-    def _check_env(self, environment: str) -> None:
-        if environment not in self.loaded.platform.environments:
-            known = ", ".join(sorted(self.loaded.platform.environments))
-            raise UsageError(f"unknown environment {environment!r} (known: {known})")
-
-    def _check_service(self, service: str) -> None:
-        if service not in self.loaded.platform.services:
-            known = ", ".join(sorted(self.loaded.platform.services))
-            raise UsageError(f"unknown service {service!r} (known: {known}, or 'all')")
-
     def executor(self, environment: str) -> Executor:
         target = self.targets(environment)
         return Executor(
@@ -90,12 +75,12 @@ class Engine:
     # -- plan -------------------------------------------------------------------------------------------------
     def plan(self, environment: str, which: str, version: str | None, *, force: bool = False) -> Plan:
         """Decide what a deploy would do, reading (never changing) the target and the state store."""
-        self._check_env(environment)
+        self.loaded.platform.require_environment(environment)
         platform = self.loaded.platform
         if which == "all":
             services = deploy_order(platform, platform.services)
         else:
-            self._check_service(which)
+            platform.require_service(which, allow_all=True)
             services = [which]
         target = self.targets(environment)
         target.check()
@@ -134,7 +119,8 @@ class Engine:
         )
         return plan_deploy(environment, releases, facts, opts)
 
-    def _approvals_for_version(self, release: Any) -> list[ApprovalRow]:
+    def _approvals_for_version(self, release: Release) -> list[ApprovalRow]:
+        """Approvals given for the same version under another release digest (the config changed since)."""
         rows = self.store.list_releases(release.environment, release.service)
         out: list[ApprovalRow] = []
         for row in rows:
@@ -163,14 +149,14 @@ class Engine:
         self, environment: str, service: str, *, to_version: str | None, force: bool = False
     ) -> Outcome:
         """Roll `service` back (see Executor.rollback)."""
-        self._check_env(environment)
-        self._check_service(service)
+        self.loaded.platform.require_environment(environment)
+        self.loaded.platform.require_service(service)
         return self.executor(environment).rollback(environment, service, to_version=to_version, force=force)
 
     def approve(self, environment: str, service: str, version: str) -> ApprovalRow:
         """Record an approval by this actor, bound to the release digest the current config produces."""
-        self._check_env(environment)
-        self._check_service(service)
+        self.loaded.platform.require_environment(environment)
+        self.loaded.platform.require_service(service)
         platform = self.loaded.platform
         release = build_release(platform, self.loaded.root, environment, service, version)
         self.store.save_release(

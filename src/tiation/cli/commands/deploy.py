@@ -131,10 +131,11 @@ def approve(app: AppContext, environment: str, service: str, version: str, json_
 def stop(app: AppContext, environment: str, service: str | None) -> None:
     """Stop SERVICE (or every service) in ENVIRONMENT."""
     engine = app.engine()
-    engine._check_env(environment)
-    services = [service] if service else sorted(engine.loaded.platform.services)
+    platform = engine.loaded.platform
+    platform.require_environment(environment)
     if service:
-        engine._check_service(service)
+        platform.require_service(service)
+    services = [service] if service else sorted(platform.services)
     target = engine.targets(environment)
     out = Output()
     for svc in services:

@@ -17,11 +17,10 @@ def _ts(value: datetime | None) -> str:
 
 
 def _envs(app: AppContext, environment: str | None) -> list[str]:
-    envs = sorted(app.loaded().platform.environments)
+    platform = app.loaded().platform
     if environment is None:
-        return envs
-    if environment not in envs:
-        raise UsageError(f"unknown environment {environment!r} (known: {', '.join(envs)})")
+        return sorted(platform.environments)
+    platform.require_environment(environment)
     return [environment]
 
 
@@ -107,8 +106,8 @@ def history(app: AppContext, environment: str, service: str | None, limit: int, 
     """Deployments in ENVIRONMENT (of SERVICE), newest first."""
     out = Output(json_mode=json_mode)
     _envs(app, environment)
-    if service is not None and service not in app.loaded().platform.services:
-        raise UsageError(f"unknown service {service!r}")
+    if service is not None:
+        app.loaded().platform.require_service(service)
     deps = app.store().list_deployments(environment=environment, service=service, limit=limit)
     out.data({"deployments": [_dep_dict(d) for d in deps]})
     if not deps:
@@ -191,8 +190,7 @@ def logs(app: AppContext, environment: str, service: str, lines: int) -> None:
     from tiation.deploy.targets import make_target
 
     _envs(app, environment)
-    if service not in app.loaded().platform.services:
-        raise UsageError(f"unknown service {service!r}")
+    app.loaded().platform.require_service(service)
     out = Output()
     for line in make_target(app.loaded(), environment, app.clock).logs(service, lines=lines):
         out.line(line)
