@@ -87,3 +87,11 @@ class ApprovalError(DeployError):
 
 class QuarantinedError(DeployError):
     """The release failed verification before; deploying it again needs --force."""
+
+
+class BackupError(TiationError):
+    """A backup, verify, restore or drill failed. The message names the backup and the failing stage."""
+
+
+class IntegrityError(BackupError):
+    """Stored backup data does not match its manifest (a checksum or size differs): never restore it."""

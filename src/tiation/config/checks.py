@@ -12,6 +12,7 @@ from typing import Any
 from tiation.config.models import Platform
 from tiation.config.positions import Position, format_path, walk
 from tiation.errors import ConfigError
+from tiation.secrets import SecretRef
 
 Problem = tuple[Position, str, str]
 """(position, field path, message)."""
@@ -26,6 +27,7 @@ def check_references(platform: Platform, root: Any, file: str) -> None:
         *_local_settings(platform, root),
         *_ports(platform, root),
         *_tiers(platform, root),
+        *_backups(platform, root),
     ]
     if problems:
         pos, field, message = min(problems, key=lambda p: p[0])
@@ -138,3 +140,29 @@ def _tiers(platform: Platform, root: Any) -> Iterator[Problem]:
                 _suggest(service.tier, tiers) or f"; objectives.tiers defines {', '.join(map(repr, tiers))}"
             )
             yield _problem(root, ("services", name, "tier"), f"unknown tier {service.tier!r}{hint}")
+
+
+def _backups(platform: Platform, root: Any) -> Iterator[Problem]:
+    storages = list(platform.storage)
+    tiers = list(platform.objectives.tiers)
+    for name, backup in platform.backups.items():
+        if backup.storage not in platform.storage:
+            known = (
+                f"; storage defines {', '.join(map(repr, storages))}"
+                if storages
+                else "; storage defines none"
+            )
+            hint = _suggest(backup.storage, storages) or known
+            yield _problem(root, ("backups", name, "storage"), f"unknown storage {backup.storage!r}{hint}")
+        if backup.tier is not None and backup.tier not in tiers:
+            hint = (
+                _suggest(backup.tier, tiers)
+                or f"; objectives.tiers defines {', '.join(map(repr, tiers)) or 'none'}"
+            )
+            yield _problem(root, ("backups", name, "tier"), f"unknown tier {backup.tier!r}{hint}")
+        if backup.source.postgres is not None and not SecretRef.is_ref(backup.source.postgres.dsn):
+            yield _problem(
+                root,
+                ("backups", name, "source", "postgres", "dsn"),
+                "expected a secret reference 'env:NAME' or 'file:PATH' (a DSN may hold a password)",
+            )

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WrapValidator, model_validator
 
+from tiation.config.backups import Backup, Storage
 from tiation.config.durations import Duration
 from tiation.errors import UsageError
 from tiation.secrets import SecretRef
@@ -190,6 +191,8 @@ class Platform(Strict):
     environments: dict[Name, Environment] = Field(min_length=1)
     services: dict[Name, Service] = Field(min_length=1)
     objectives: Objectives = Field(default_factory=Objectives)
+    storage: dict[Name, Storage] = Field(default_factory=dict)
+    backups: dict[Name, Backup] = Field(default_factory=dict)
 
     def require_environment(self, name: str) -> Environment:
         """The named environment, or a one-line UsageError listing the known ones."""

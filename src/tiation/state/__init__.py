@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from tiation.state.catalog import BackupRow, DrillRow
     from tiation.state.location import default_state_url
     from tiation.state.revision import HEAD_REVISION
     from tiation.state.rows import ApprovalRow, AuditRow, DeploymentRow, Lease, ReleaseRow
@@ -21,6 +22,8 @@ _EXPORTS = {
     "HEAD_REVISION": "tiation.state.revision",
     "ApprovalRow": "tiation.state.rows",
     "AuditRow": "tiation.state.rows",
+    "BackupRow": "tiation.state.catalog",
+    "DrillRow": "tiation.state.catalog",
     "DeploymentRow": "tiation.state.rows",
     "Lease": "tiation.state.rows",
     "ReleaseRow": "tiation.state.rows",
@@ -32,7 +35,9 @@ __all__ = [
     "HEAD_REVISION",
     "ApprovalRow",
     "AuditRow",
+    "BackupRow",
     "DeploymentRow",
+    "DrillRow",
     "Lease",
     "ReleaseRow",
     "StateStore",

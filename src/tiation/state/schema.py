@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -133,5 +135,40 @@ audit_events = Table(
     Index("ix_audit_events_deployment_id", "deployment_id"),
 )
 
-TABLE_NAMES = ("releases", "deployments", "leases", "approvals", "audit_events")
+backups = Table(
+    "backups",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(NAME_LEN), nullable=False, unique=True),
+    Column("name", String(NAME_LEN), nullable=False),
+    Column("storage", String(NAME_LEN), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("pinned", Boolean, nullable=False),
+    Column("verified", Boolean, nullable=True),
+    Column("verified_at", UTCDateTime, nullable=True),
+    Column("verify_detail", Text, nullable=True),
+    Index("ix_backups_name_finished", "name", "finished_at"),
+)
+
+drills = Table(
+    "drills",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_LEN), nullable=False),
+    Column("backup_id", String(NAME_LEN), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("rto_s", Float, nullable=False),
+    Column("objective_s", Float, nullable=True),
+    Column("phases", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_drills_name_started", "name", "started_at"),
+)
+
+TABLE_NAMES = ("releases", "deployments", "leases", "approvals", "audit_events", "backups", "drills")
 """Every table the schema defines (besides alembic's own `alembic_version`)."""

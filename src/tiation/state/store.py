@@ -7,15 +7,17 @@ Times come from the injected clock and are returned timezone-aware (UTC).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from tiation.clock import Clock
 from tiation.state import audit as _audit
+from tiation.state import catalog as _catalog
 from tiation.state import leases as _leases
 from tiation.state import releases as _releases
+from tiation.state.catalog import BackupRow, DrillRow
 from tiation.state.db import Database, open_database
 from tiation.state.location import default_state_url
 from tiation.state.rows import ApprovalRow, AuditRow, DeploymentRow, Lease, ReleaseRow
@@ -225,3 +227,86 @@ class StateStore:
         """The newest `limit` audit events (optionally of one deployment), oldest first."""
         with self._db.guard("read the audit log"):
             return _audit.audit_events(self._db, deployment_id=deployment_id, limit=limit)
+
+    # -- backup catalog ---------------------------------------------------------------------------------------
+    def record_backup(
+        self,
+        *,
+        backup_id: str,
+        name: str,
+        storage: str,
+        started_at: datetime,
+        finished_at: datetime,
+        size: int,
+        sha256: str,
+        manifest: Mapping[str, Any],
+    ) -> None:
+        """Add (or refresh) a complete backup in the catalog."""
+        with self._db.guard("record a backup"):
+            _catalog.record_backup(
+                self._db,
+                backup_id=backup_id,
+                name=name,
+                storage=storage,
+                started_at=started_at,
+                finished_at=finished_at,
+                size=size,
+                sha256=sha256,
+                manifest=manifest,
+            )
+
+    def list_backups(self, *, name: str | None = None, storage: str | None = None) -> list[BackupRow]:
+        """Backups in the catalog, newest first."""
+        with self._db.guard("list backups"):
+            return _catalog.list_backups(self._db, name=name, storage=storage)
+
+    def get_backup(self, backup_id: str) -> BackupRow | None:
+        """A backup by id or unique prefix."""
+        with self._db.guard("read a backup"):
+            return _catalog.get_backup(self._db, backup_id)
+
+    def set_backup_verified(self, backup_id: str, *, ok: bool, detail: str) -> None:
+        """Record a verify result."""
+        with self._db.guard("record a verify"):
+            _catalog.set_verified(self._db, backup_id, ok=ok, detail=detail)
+
+    def set_backup_pinned(self, backup_id: str, pinned: bool) -> None:
+        """Pin or unpin a backup."""
+        with self._db.guard("pin a backup"):
+            _catalog.set_pinned(self._db, backup_id, pinned)
+
+    def forget_backup(self, backup_id: str) -> None:
+        """Remove a backup from the catalog."""
+        with self._db.guard("forget a backup"):
+            _catalog.forget_backup(self._db, backup_id)
+
+    def record_drill(
+        self,
+        *,
+        name: str,
+        backup_id: str,
+        started_at: datetime,
+        passed: bool,
+        rto_s: float,
+        objective_s: float | None,
+        phases: Mapping[str, Any],
+        detail: str,
+    ) -> int:
+        """Store a drill result; returns its id."""
+        with self._db.guard("record a drill"):
+            return _catalog.record_drill(
+                self._db,
+                name=name,
+                backup_id=backup_id,
+                started_at=started_at,
+                passed=passed,
+                rto_s=rto_s,
+                objective_s=objective_s,
+                phases=phases,
+                detail=detail,
+            )
+
+    def list_drills(self, *, name: str | None = None, limit: int = 50) -> list[DrillRow]:
+        """Drills, newest first."""
+        with self._db.guard("list drills"):
+            return _catalog.list_drills(self._db, name=name, limit=limit)

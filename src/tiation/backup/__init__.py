@@ -1,0 +1,1 @@
+"""The backup pillar: streaming, compressed, encrypted, checksummed backups; retention; verify; restore."""

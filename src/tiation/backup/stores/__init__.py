@@ -1,0 +1,1 @@
+"""Where backups are kept: a directory, S3, memory (tests)."""
