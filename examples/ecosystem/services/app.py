@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -25,6 +26,22 @@ def behaviour(name: str, version: str) -> dict[str, object]:
     found = table.get(name, {}).get(version, {"mode": "healthy"})
     assert isinstance(found, dict)
     return found
+
+
+def _open_db(path: str) -> sqlite3.Connection:
+    """The service's own data: a SQLite file with pages and a visit log (what the example backs up)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS pages(id INTEGER PRIMARY KEY, slug TEXT UNIQUE, body TEXT)")
+    conn.execute("CREATE TABLE IF NOT EXISTS visits(id INTEGER PRIMARY KEY, at REAL, path TEXT)")
+    if conn.execute("SELECT count(*) FROM pages").fetchone()[0] == 0:
+        conn.executemany(
+            "INSERT INTO pages(slug, body) VALUES (?, ?)",
+            [(f"page-{i}", f"Page {i} of the ecosystem docs. " * 20) for i in range(500)],
+        )
+    conn.commit()
+    return conn
 
 
 def main() -> int:
@@ -42,9 +59,16 @@ def main() -> int:
         print(f"{log} fatal: {how.get('message', 'invalid configuration')}", flush=True)
         return 3
     started = time.monotonic()
+    db_path = os.environ.get("APP_DB")
+    lock = threading.Lock()
+    db = _open_db(db_path) if db_path else None
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if db is not None and self.path != "/health":
+                with lock:
+                    db.execute("INSERT INTO visits(at, path) VALUES (?, ?)", (time.time(), self.path))
+                    db.commit()
             if self.path == "/health":
                 ok = mode != "never-healthy" and not (
                     mode == "unhealthy-after"

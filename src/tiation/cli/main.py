@@ -24,6 +24,7 @@ COMMANDS = {
     "stop": "deploy:stop",
     "lock": "lock:lock",
     "audit": "read:audit",
+    "backup": "backup:backup",
 }
 
 

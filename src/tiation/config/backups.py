@@ -114,9 +114,18 @@ class Retention(_Strict):
     timezone: str = "UTC"
 
 
+def _secret_ref(value: str) -> str:
+    scheme, sep, name = value.partition(":")
+    if not sep or scheme not in ("env", "file") or not name:
+        raise ValueError("expected a secret reference 'env:NAME' or 'file:PATH' (never a literal key)")
+    return value
+
+
 class Encryption(_Strict):
     recipients: list[AgeRecipient] = Field(min_length=1)
     """age public keys: whoever holds a matching identity can restore; the backup host need not."""
+    identity: Annotated[str, AfterValidator(_secret_ref)] | None = None
+    """Optional secret reference to an age identity (AGE-SECRET-KEY-…), used by unattended restore drills."""
 
 
 class VerifyQuery(_Strict):

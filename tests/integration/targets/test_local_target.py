@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_kit import ENV, Kit, http_get, our_processes, try_get, wait_until
+from local_kit import ENV, Kit, http_get, try_get, wait_until
 
-from fixtures.common import free_port
+from fixtures.common import free_port, our_processes
 from tiation.errors import TargetError
 from tiation.secrets import SecretRef
 from tiation.targets.base import Endpoint, Observed, Rollout

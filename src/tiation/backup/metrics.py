@@ -1,0 +1,80 @@
+"""Backup metrics in OpenMetrics text: what `tiation backup metrics` prints and the server will serve."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from tiation.state import BackupRow, DrillRow
+
+
+def backup_metrics(backups: Sequence[BackupRow], drills: Sequence[DrillRow], names: Sequence[str]) -> bytes:
+    """OpenMetrics exposition of the newest backup of each configured backup `names` (and its last drill)."""
+    from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
+    from prometheus_client.openmetrics.exposition import generate_latest
+    from prometheus_client.registry import Collector
+
+    newest: dict[str, BackupRow] = {}
+    for row in backups:
+        if row.name not in newest or row.finished_at > newest[row.name].finished_at:
+            newest[row.name] = row
+    last_drill: dict[str, DrillRow] = {}
+    for drill in drills:
+        if drill.name not in last_drill or drill.started_at > last_drill[drill.name].started_at:
+            last_drill[drill.name] = drill
+
+    class _Backups(Collector):
+        def collect(self) -> Iterator[GaugeMetricFamily]:
+            families = {
+                "success": GaugeMetricFamily(
+                    "tiation_backup_last_success_timestamp_seconds",
+                    "When the newest complete backup finished (Unix time).",
+                    labels=["backup"],
+                ),
+                "size": GaugeMetricFamily(
+                    "tiation_backup_last_size_bytes", "Stored size of the newest backup.", labels=["backup"]
+                ),
+                "duration": GaugeMetricFamily(
+                    "tiation_backup_last_duration_seconds",
+                    "How long the newest backup took.",
+                    labels=["backup"],
+                ),
+                "verify": GaugeMetricFamily(
+                    "tiation_backup_last_verify_ok",
+                    "1 if the newest backup's last verify passed, 0 if it failed (absent: never verified).",
+                    labels=["backup"],
+                ),
+                "count": GaugeMetricFamily(
+                    "tiation_backup_count", "Complete backups in the catalog.", labels=["backup"]
+                ),
+                "rto": GaugeMetricFamily(
+                    "tiation_backup_drill_rto_seconds",
+                    "Measured RTO of the last restore drill.",
+                    labels=["backup"],
+                ),
+                "rto_ok": GaugeMetricFamily(
+                    "tiation_backup_drill_within_objective",
+                    "1 if the last drill restored within its objective, else 0.",
+                    labels=["backup"],
+                ),
+            }
+            for name in sorted(names):
+                count = sum(1 for b in backups if b.name == name)
+                families["count"].add_metric([name], count)
+                row = newest.get(name)
+                if row is not None:
+                    families["success"].add_metric([name], row.finished_at.timestamp())
+                    families["size"].add_metric([name], row.size)
+                    families["duration"].add_metric(
+                        [name], (row.finished_at - row.started_at).total_seconds()
+                    )
+                    if row.verified is not None:
+                        families["verify"].add_metric([name], 1 if row.verified else 0)
+                drill = last_drill.get(name)
+                if drill is not None:
+                    families["rto"].add_metric([name], drill.rto_s)
+                    families["rto_ok"].add_metric([name], 1 if drill.passed else 0)
+            yield from families.values()
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Backups())
+    return bytes(generate_latest(registry))  # type: ignore[no-untyped-call]

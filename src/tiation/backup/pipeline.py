@@ -1,0 +1,399 @@
+"""The backup pipeline: source -> zstd (multi-threaded, streaming) -> age (to public keys) -> sha256 -> store.
+
+Memory stays bounded whatever the size: the source is read in 1 MiB chunks, and the encrypted stream crosses
+from pyrage's worker thread to the store through a queue of at most 8 chunks of 64 KiB. The source is closed
+(its producer's exit status checked) before the data object is committed, so a failed producer never leaves a
+stored object; the manifest is written last. Any failure aborts the source, deletes the data object if it got
+that far and raises one BackupError line naming the backup id and the failing stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
+
+import pyrage  # type: ignore[import-untyped]
+import zstandard
+
+from tiation.backup.manifest import (
+    Compression,
+    Encryption,
+    Manifest,
+    Sizes,
+    Timings,
+    check_name,
+    data_object_name,
+    manifest_key,
+    new_backup_id,
+    tool_versions,
+)
+from tiation.backup.sources.base import Source, SourceInfo, SourceReader
+from tiation.backup.stores.base import Store
+from tiation.clock import Clock
+from tiation.errors import BackupError
+from tiation.redact import redact
+
+READ_SIZE = 1 << 20
+_OUT_CHUNK = 1 << 17  # zstd output pieces: fixed-size pieces keep the allocator from fragmenting
+_ZSTD_JOB_SIZE = (
+    1 << 20
+)  # multi-threaded zstd buffers a few jobs per thread; the default (8 MiB+) costs 100+ MB
+_QUEUE_DEPTH = 8
+_END = object()
+
+
+def one_line(text: str) -> str:
+    """`text` redacted and folded onto one line (for messages that embed another error's text)."""
+    return " ".join(redact(text).split())
+
+
+def stage_error(backup_id: str, stage: str, exc: BaseException) -> BackupError:
+    """The one-line BackupError for `exc` raised in `stage` of backup `backup_id`."""
+    detail = exc.message if isinstance(exc, BackupError) else f"{type(exc).__name__}: {exc}"
+    return BackupError(f"backup {backup_id} failed at {stage}: {one_line(detail)}")
+
+
+def parse_recipients(backup_id: str, recipients: Sequence[str]) -> list[tuple[Any, str]]:
+    """(pyrage recipient, public key as recorded) for age (`age1…`) or SSH (`ssh-ed25519 …`, `ssh-rsa …`) keys."""
+    parsed: list[tuple[Any, str]] = []
+    for text in recipients:
+        key = text.strip()
+        try:
+            if key.lower().startswith("age1"):
+                recipient = pyrage.x25519.Recipient.from_str(key)
+                parsed.append((recipient, str(recipient)))
+                continue
+            if key.startswith(("ssh-ed25519 ", "ssh-rsa ")):
+                parsed.append((pyrage.ssh.Recipient.from_str(key), key))
+                continue
+        except Exception:  # noqa: S110 - reported below as an unknown format, without the key's text
+            pass
+        if key.upper().startswith("AGE-SECRET-KEY-"):
+            shown = "an age secret key (give its public key, age1…)"
+        else:
+            shown = repr(key[:16] + ("…" if len(key) > 16 else ""))
+        raise BackupError(f"backup {backup_id} failed at encryption setup: unknown recipient format: {shown}")
+    return parsed
+
+
+class Cancelled(Exception):
+    """The consumer of a Pipe went away; the producer stops."""
+
+
+class Pipe:
+    """A bounded hand-off of byte chunks from one producer thread to the consuming thread.
+
+    The producer writes (it is a file-like `write` target for pyrage) and ends with `finish`; the consumer
+    iterates `chunks()`, which re-raises the producer's failure. `cancel()` makes a blocked producer stop.
+    """
+
+    def __init__(self, clock: Clock, depth: int = _QUEUE_DEPTH) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._clock = clock
+        self.failure: BaseException | None = None
+        self.producer_blocked = 0.0  # seconds the producer waited for the consumer
+
+    def write(self, data: bytes) -> int:
+        """Producer side: hand over one chunk (blocks while the queue is full)."""
+        self._put(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to flush: chunks are handed over as written."""
+
+    def _put(self, item: object) -> None:
+        start = self._clock.monotonic()
+        try:
+            while True:
+                if self._stop.is_set():
+                    raise Cancelled
+                try:
+                    self._queue.put(item, timeout=0.05)
+                    return
+                except queue.Full:
+                    continue
+        finally:
+            self.producer_blocked += self._clock.monotonic() - start
+
+    def finish(self, failure: BaseException | None) -> None:
+        """Producer side: the end of the stream (with the failure that ended it, if any)."""
+        self.failure = failure
+        with contextlib.suppress(Cancelled):
+            self._put(_END)
+
+    def cancel(self) -> None:
+        """Consumer side: stop the producer (it raises Cancelled on its next write)."""
+        self._stop.set()
+
+    def chunks(self) -> Iterator[bytes]:
+        """Consumer side: the chunks, in order; raises the producer's failure at the end."""
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                if self.failure is not None:
+                    raise self.failure
+                return
+            assert isinstance(item, bytes)
+            yield item
+
+
+def start_producer(pipe: Pipe, work: Callable[[], None], name: str) -> threading.Thread:
+    """Run `work` on a daemon thread that finishes `pipe` with work's outcome."""
+
+    def run() -> None:
+        failure: BaseException | None = None
+        try:
+            work()
+        except BaseException as exc:
+            failure = exc
+        pipe.finish(failure)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+class IterReader:
+    """A read()-able file over an iterator of byte chunks (what pyrage pulls from)."""
+
+    def __init__(self, chunks: Iterator[bytes], clock: Clock) -> None:
+        self._chunks = chunks
+        self._buf = bytearray()
+        self._eof = False
+        self._clock = clock
+        self.failure: BaseException | None = None  # what the iterator raised (pyrage rewraps it)
+        self.seconds = 0.0  # time spent inside the iterator
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes (all that is left if size < 0); b"" at the end."""
+        start = self._clock.monotonic()
+        try:
+            while not self._eof and (size < 0 or len(self._buf) < size):
+                try:
+                    self._buf += next(self._chunks)
+                except StopIteration:
+                    self._eof = True
+        except BaseException as exc:
+            self.failure = exc
+            raise
+        finally:
+            self.seconds += self._clock.monotonic() - start
+        n = len(self._buf) if size < 0 else min(size, len(self._buf))
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+
+@dataclasses.dataclass
+class _Meter:
+    """Counters and phase timings of one run (written by two threads, each field by one)."""
+
+    clock: Clock
+    source_bytes: int = 0
+    compressed_bytes: int = 0
+    stored_bytes: int = 0
+    read: float = 0.0
+    compress: float = 0.0
+    encrypt: float = 0.0
+    checksum: float = 0.0
+    upstream: float = 0.0  # time the store's consumer spent waiting for data
+    stored_checksum: float = 0.0  # time hashing the stored bytes (on the store's thread)
+    source_sha: Any = dataclasses.field(default_factory=hashlib.sha256)
+    stored_sha: Any = dataclasses.field(default_factory=hashlib.sha256)
+
+
+def _compressed(reader: SourceReader, backup_id: str, level: int, threads: int, m: _Meter) -> Iterator[bytes]:
+    """Read the source and yield zstd output; errors become BackupError naming the stage."""
+    params = zstandard.ZstdCompressionParameters.from_level(
+        level, threads=threads, job_size=_ZSTD_JOB_SIZE if threads else 0, write_checksum=True
+    )
+    chunker = zstandard.ZstdCompressor(compression_params=params).chunker(chunk_size=_OUT_CHUNK)
+    clock = m.clock
+    while True:
+        t0 = clock.monotonic()
+        try:
+            data = reader.read(READ_SIZE)
+        except Exception as exc:
+            raise stage_error(backup_id, "read", exc) from exc
+        t1 = clock.monotonic()
+        m.read += t1 - t0
+        if data:
+            m.source_sha.update(data)
+            m.source_bytes += len(data)
+        t2 = clock.monotonic()
+        m.checksum += t2 - t1
+        try:
+            out = list(
+                chunker.compress(data) if data else cast(Any, chunker).finish()
+            )  # finish: untyped stub
+        except zstandard.ZstdError as exc:
+            raise stage_error(backup_id, "compress", exc) from exc
+        m.compress += clock.monotonic() - t2
+        for piece in out:
+            m.compressed_bytes += len(piece)
+            yield piece
+        if not data:
+            return
+
+
+def _encrypted(
+    upstream: Iterator[bytes], backup_id: str, recipients: list[Any], m: _Meter
+) -> Iterator[bytes]:
+    """Encrypt `upstream` with pyrage on a worker thread; yield the ciphertext as it comes."""
+    clock = m.clock
+    pipe = Pipe(clock)
+    source = IterReader(upstream, clock)
+
+    def work() -> None:
+        start = clock.monotonic()
+        try:
+            pyrage.encrypt_io(source, pipe, recipients)
+        except Exception as exc:
+            if source.failure is not None:
+                raise source.failure from None
+            raise stage_error(backup_id, "encrypt", exc) from None
+        finally:
+            m.encrypt += clock.monotonic() - start - source.seconds - pipe.producer_blocked
+
+    thread = start_producer(pipe, work, f"tiation-encrypt-{backup_id}")
+    try:
+        yield from pipe.chunks()
+    finally:
+        pipe.cancel()
+        thread.join()
+
+
+def _stored(
+    upstream: Iterator[bytes], m: _Meter, progress: Callable[[int], None] | None, at_end: Callable[[], None]
+) -> Iterator[bytes]:
+    """What put_stream consumes: hashes and counts the stored bytes; calls `at_end` before the last return."""
+    clock = m.clock
+    try:
+        while True:
+            t0 = clock.monotonic()
+            try:
+                chunk = next(upstream)
+            except StopIteration:
+                break
+            finally:
+                m.upstream += clock.monotonic() - t0
+            t1 = clock.monotonic()
+            m.stored_sha.update(chunk)
+            m.stored_bytes += len(chunk)
+            m.stored_checksum += clock.monotonic() - t1
+            if progress is not None:
+                progress(m.source_bytes)
+            yield chunk
+        at_end()  # upstream is exhausted: the encryption thread (if any) has been joined
+    finally:
+        getattr(upstream, "close", lambda: None)()
+
+
+def run_backup(
+    source: Source,
+    store: Store,
+    *,
+    name: str,
+    recipients: Sequence[str],
+    clock: Clock,
+    level: int = 3,
+    threads: int = 2,
+    progress: Callable[[int], None] | None = None,
+) -> Manifest:
+    """Back up `source` into `store` as backup `name`; return the manifest (written last).
+
+    `recipients` are age or SSH public keys (none: compressed only). `progress` is called on the calling thread
+    with the number of source bytes read so far. Raises BackupError (one line: backup id and stage).
+    """
+    check_name(name)
+    started_at = clock.now()
+    backup_id = new_backup_id(name, started_at)
+    parsed = parse_recipients(backup_id, recipients)
+    if not 1 <= level <= 22 or threads < 0:
+        raise BackupError(f"backup {backup_id} failed at compression setup: need level 1..22, threads >= 0")
+    data_key = f"{backup_id}/{data_object_name(bool(parsed))}"
+    m = _Meter(clock)
+    t_start = clock.monotonic()
+    try:
+        reader = source.open()
+    except Exception as exc:
+        raise stage_error(backup_id, "source open", exc) from exc
+
+    info: list[SourceInfo] = []
+    chunks: Iterator[bytes] | None = None
+
+    def close_source() -> None:
+        try:
+            info.append(reader.close())
+        except Exception as exc:
+            raise stage_error(backup_id, "source close", exc) from exc
+
+    try:
+        upstream = _compressed(reader, backup_id, level, threads, m)
+        if parsed:
+            upstream = _encrypted(upstream, backup_id, [r for r, _ in parsed], m)
+        # The source is closed (and its exit status checked) before put_stream commits the object.
+        chunks = _stored(upstream, m, progress, close_source)
+        t_store = clock.monotonic()
+        try:
+            stat = store.put_stream(data_key, chunks)
+        except BackupError as exc:
+            if exc.message.startswith(f"backup {backup_id} "):
+                raise  # a failure upstream of the store, already worded
+            raise stage_error(backup_id, "store", exc) from exc
+        store_seconds = clock.monotonic() - t_store - m.upstream - m.stored_checksum
+        if stat.size != m.stored_bytes:
+            raise BackupError(
+                f"backup {backup_id} failed at store: {store.name} holds {stat.size} bytes of {data_key}, "
+                f"{m.stored_bytes} were written"
+            )
+        manifest = Manifest(
+            backup_id=backup_id,
+            name=name,
+            data_object=data_object_name(bool(parsed)),
+            source=json.loads(json.dumps(dataclasses.asdict(info[0]), default=str)),
+            started_at=started_at,
+            finished_at=clock.now(),
+            sizes=Sizes(
+                source_bytes=m.source_bytes, compressed_bytes=m.compressed_bytes, stored_bytes=m.stored_bytes
+            ),
+            stored_sha256=m.stored_sha.hexdigest(),
+            source_sha256=m.source_sha.hexdigest(),
+            timings=Timings(
+                read=round(m.read, 6),
+                compress=round(m.compress, 6),
+                encrypt=round(max(m.encrypt, 0.0), 6),
+                checksum=round(m.checksum + m.stored_checksum, 6),
+                store=round(max(store_seconds, 0.0), 6),
+                total=round(clock.monotonic() - t_start, 6),
+            ),
+            compression=Compression(level=level, threads=threads),
+            encryption=Encryption(
+                scheme="age" if parsed else "none", recipients=tuple(shown for _, shown in parsed)
+            ),
+            tool_versions=tool_versions(),
+        )
+        try:
+            store.put_stream(manifest_key(backup_id), [manifest.to_json()])
+        except BackupError as exc:
+            raise stage_error(backup_id, "manifest", exc) from exc
+        return manifest
+    except BaseException:
+        _quietly(reader.abort)
+        if chunks is not None:
+            _quietly(getattr(chunks, "close", lambda: None))  # stops the encryption thread
+        _quietly(lambda: store.delete(data_key))
+        raise
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    """Run a clean-up step; its own failure must not hide the error that caused it."""
+    with contextlib.suppress(Exception):  # best effort after a failure that is already being raised
+        action()

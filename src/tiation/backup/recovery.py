@@ -1,0 +1,210 @@
+"""Restores and restore drills of catalogued backups (the platform file says where each source lives)."""
+
+from __future__ import annotations
+
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tiation.backup import restore as _r
+from tiation.backup.service import BackupService
+from tiation.errors import BackupError, UsageError
+from tiation.secrets import SecretRef
+from tiation.state import BackupRow, DrillRow
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """Where a backup was restored, what was checked, and how long each phase took."""
+
+    backup_id: str
+    kind: str
+    target: str
+    restored_bytes: int
+    checks: tuple[str, ...]
+    phases: dict[str, float] = field(default_factory=dict)
+    replaced: str | None = None  # where the previous live database was moved (with --replace)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backup_id": self.backup_id,
+            "kind": self.kind,
+            "target": self.target,
+            "restored_bytes": self.restored_bytes,
+            "checks": list(self.checks),
+            "phases": self.phases,
+            "replaced": self.replaced,
+        }
+
+
+def identities_for(service: BackupService, name: str, given: list[str]) -> list[str]:
+    """age identities: those given (file contents), else the backup's configured `encryption.identity`."""
+    keys = [
+        line.strip()
+        for text in given
+        for line in text.splitlines()
+        if line.strip().startswith("AGE-SECRET-KEY-")
+    ]
+    if keys:
+        return keys
+    enc = service.backup_config(name).encryption
+    if enc is not None and enc.identity is not None:
+        text = SecretRef(enc.identity, base=service.loaded.root).reveal()
+        return [line.strip() for line in text.splitlines() if line.strip().startswith("AGE-SECRET-KEY-")]
+    return []
+
+
+def restore(
+    service: BackupService, backup_id: str, *, to: str | None, replace: bool, identities: list[str]
+) -> RestoreResult:
+    """Restore into a new database/file/directory, run the checks, and with `replace` swap it in."""
+    row = service.get(backup_id)
+    suffix = service.clock.now().strftime("%Y%m%d%H%M%S")
+    result = _restore_into(service, row, to=to, suffix=suffix, identities=identities)
+    if replace:
+        result = _swap(service, row, result, suffix)
+    service.state.audit(actor=service.actor, action="backup.restore", details=result.to_dict())
+    return result
+
+
+def _restore_into(
+    service: BackupService, row: BackupRow, *, to: str | None, suffix: str, identities: list[str]
+) -> RestoreResult:
+    from tiation.backup.verify import restore_stream
+
+    cfg = service.backup_config(row.name)
+    keys = identities_for(service, row.name, identities)
+    stream = restore_stream(service.storage(row.storage), row.id, keys)
+    source = row.manifest.get("source", {})
+    kind = str(source.get("kind"))
+    t0 = time.monotonic()
+    if kind == "sqlite":
+        assert cfg.source.sqlite is not None
+        live = service.loaded.root / cfg.source.sqlite.path
+        dest = Path(to) if to else live.with_name(f"{live.stem}.restored-{suffix}{live.suffix}")
+        written = _r.restore_sqlite(stream, dest)
+        t1 = time.monotonic()
+        checks = _r.check_sqlite(dest, cfg.verify)
+        target = str(dest)
+    elif kind == "postgres":
+        params = _pg_params(service, row.name)
+        new_db = to or f"{params.get('dbname', 'db')}_restore_{suffix}"
+        written = _r.restore_postgres(stream, params, new_db, str(source.get("format")))
+        t1 = time.monotonic()
+        checks = _r.check_postgres(params, new_db, cfg.verify)
+        target = new_db
+    elif kind == "files":
+        if not to:
+            raise UsageError("restoring files needs --to DIRECTORY (a new, empty directory)")
+        written, checks = _restore_files(stream, Path(to))
+        t1 = time.monotonic()
+        target = to
+    else:
+        raise BackupError(f"backup {row.id}: unknown source kind {kind!r}")
+    t2 = time.monotonic()
+    phases = {"restore_s": round(t1 - t0, 3), "verify_s": round(t2 - t1, 3), "total_s": round(t2 - t0, 3)}
+    return RestoreResult(row.id, kind, target, written, tuple(checks), phases)
+
+
+def _pg_params(service: BackupService, name: str) -> dict[str, str]:
+    from tiation.backup.sources.postgres import parse_dsn
+
+    pg = service.backup_config(name).source.postgres
+    assert pg is not None
+    return parse_dsn(SecretRef(pg.dsn, base=service.loaded.root).reveal())
+
+
+def _restore_files(stream: Any, dest: Path) -> tuple[int, list[str]]:
+    if dest.exists() and any(dest.iterdir()):
+        raise BackupError(f"{dest} is not empty: restore files into a new directory")
+    dest.mkdir(parents=True, exist_ok=True)
+
+    class _Reader:
+        def __init__(self) -> None:
+            self.buf, self.total, self.it = b"", 0, iter(stream)
+
+        def read(self, n: int = -1) -> bytes:
+            while n < 0 or len(self.buf) < n:
+                chunk = next(self.it, b"")
+                if not chunk:
+                    break
+                self.buf += chunk
+            out, self.buf = (self.buf, b"") if n < 0 else (self.buf[:n], self.buf[n:])
+            self.total += len(out)
+            return out
+
+    reader = _Reader()
+    with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+        count = 0
+        for member in tar:
+            tar.extract(member, dest, filter="data")
+            count += 1
+    return reader.total, [f"{count} entries extracted"]
+
+
+def _swap(service: BackupService, row: BackupRow, result: RestoreResult, suffix: str) -> RestoreResult:
+    cfg = service.backup_config(row.name)
+    if result.kind == "sqlite":
+        assert cfg.source.sqlite is not None
+        aside = _r.replace_sqlite(service.loaded.root / cfg.source.sqlite.path, Path(result.target), suffix)
+        return RestoreResult(**{**result.__dict__, "replaced": str(aside)})
+    if result.kind == "postgres":
+        params = _pg_params(service, row.name)
+        aside_db = _r.replace_postgres(params, params["dbname"], result.target, suffix)
+        return RestoreResult(**{**result.__dict__, "replaced": aside_db})
+    raise UsageError("--replace applies to databases (sqlite, postgres), not to files")
+
+
+def drill(
+    service: BackupService, name: str, *, identities: list[str]
+) -> tuple[DrillRow, RestoreResult | None]:
+    """Restore the newest backup of `name` into a scratch target, check it, time it against the RTO objective."""
+    cfg = service.backup_config(name)
+    candidates = [b for b in service.state.list_backups(name=name) if b.verified is not False]
+    if not candidates:
+        raise BackupError(f"no backup of {name} to drill (none, or every one failed verify)")
+    row = candidates[0]
+    objective = service.loaded.platform.objectives.tiers.get(cfg.tier) if cfg.tier else None
+    objective_s = objective.rto.total_seconds() if objective else None
+    started = service.clock.now()
+    suffix = started.strftime("%Y%m%d%H%M%S")
+    t0 = time.monotonic()
+    result: RestoreResult | None = None
+    detail = ""
+    with tempfile.TemporaryDirectory(prefix="tiation-drill-") as scratch:
+        kind = str(row.manifest.get("source", {}).get("kind"))
+        to = (
+            str(Path(scratch) / "drill.db")
+            if kind == "sqlite"
+            else str(Path(scratch) / "files")
+            if kind == "files"
+            else f"{name.replace('-', '_')}_drill_{suffix}"
+        )
+        try:
+            result = _restore_into(service, row, to=to, suffix=suffix, identities=identities)
+        except BackupError as exc:
+            detail = str(exc)
+        finally:
+            if kind == "postgres":
+                _r.drop_postgres(_pg_params(service, name), to)
+    rto = time.monotonic() - t0
+    ok = result is not None and (objective_s is None or rto <= objective_s)
+    if result is not None:
+        within = "no objective" if objective_s is None else f"objective {objective_s:g}s"
+        detail = f"restored {row.id} in {rto:.1f}s ({within}); " + "; ".join(result.checks)
+    drill_id = service.state.record_drill(
+        name=name,
+        backup_id=row.id,
+        started_at=started,
+        passed=ok,
+        rto_s=round(rto, 3),
+        objective_s=objective_s,
+        phases=result.phases if result else {},
+        detail=detail,
+    )
+    service.state.audit(actor=service.actor, action="backup.drill", details={"id": drill_id, "passed": ok})
+    drills = service.state.list_drills(name=name, limit=1)
+    return drills[0], result

@@ -1,0 +1,250 @@
+"""The backup pillar's entry point: run, list, verify, pin, prune and rebuild the catalog, from the platform file.
+
+Storage is the truth (a backup exists when its manifest does); the state store's catalog is an index of it that
+`rebuild_catalog` can recreate from the manifests alone. Every operation writes an audit event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tiation.backup.manifest import Manifest, manifest_key
+from tiation.backup.retention import BackupFacts, RetentionDecision, RetentionPolicy, decide_retention
+from tiation.backup.sources.base import Source
+from tiation.backup.stores.base import Store
+from tiation.clock import Clock
+from tiation.config.backups import Backup
+from tiation.config.loader import LoadedPlatform
+from tiation.errors import BackupError, IntegrityError, UsageError
+from tiation.secrets import SecretRef
+from tiation.state import BackupRow, StateStore
+
+
+def _secret(value: str | None, base: Path) -> str | SecretRef | None:
+    if value is None:
+        return None
+    return SecretRef(value, base=base) if SecretRef.is_ref(value) else value
+
+
+@dataclass
+class BackupService:
+    """Backups of one platform file, recorded in one state store."""
+
+    loaded: LoadedPlatform
+    state: StateStore
+    clock: Clock
+    actor: str
+    progress: Callable[[int], None] | None = None
+    _stores: dict[str, Store] = field(default_factory=dict)
+
+    # -- configuration -> objects ------------------------------------------------------------------------------
+    def backup_config(self, name: str) -> Backup:
+        """The named backup's settings, or a one-line UsageError."""
+        backups = self.loaded.platform.backups
+        if name not in backups:
+            known = ", ".join(sorted(backups)) or "none defined"
+            raise UsageError(f"unknown backup {name!r} (known: {known})")
+        return backups[name]
+
+    def storage(self, name: str) -> Store:
+        """The named storage as a Store (built once)."""
+        if name in self._stores:
+            return self._stores[name]
+        cfg = self.loaded.platform.storage.get(name)
+        if cfg is None:
+            raise UsageError(f"unknown storage {name!r}")
+        root = self.loaded.root
+        store: Store
+        if cfg.dir is not None:
+            from tiation.backup.stores.dir import DirStore
+
+            store = DirStore(root / cfg.dir.path, name=name)
+        else:
+            from tiation.backup.stores.s3 import S3Store
+
+            s3 = cfg.s3
+            assert s3 is not None
+            store = S3Store(
+                name,
+                bucket=s3.bucket,
+                prefix=s3.prefix,
+                endpoint_url=s3.endpoint,
+                region=s3.region,
+                access_key=_secret(s3.access_key, root),
+                secret_key=_secret(s3.secret_key, root),
+            )
+        self._stores[name] = store
+        return store
+
+    def source(self, name: str) -> Source:
+        """The named backup's source."""
+        src = self.backup_config(name).source
+        root = self.loaded.root
+        if src.postgres is not None:
+            from tiation.backup.sources.postgres import PostgresSource
+
+            dsn = _secret(src.postgres.dsn, root)
+            assert dsn is not None
+            return PostgresSource(dsn, format="plain" if src.postgres.format == "plain" else "custom")
+        if src.sqlite is not None:
+            from tiation.backup.sources.sqlite import SQLiteSource
+
+            return SQLiteSource(root / src.sqlite.path)
+        from tiation.backup.sources.files import FilesSource
+
+        assert src.files is not None
+        return FilesSource([root / p for p in src.files.paths], base=root)
+
+    # -- operations -------------------------------------------------------------------------------------------
+    def run(self, name: str) -> Manifest:
+        """Take a backup now; it is listed only once its manifest is written (last)."""
+        from tiation.backup.pipeline import run_backup
+
+        cfg = self.backup_config(name)
+        store = self.storage(cfg.storage)
+        recipients = list(cfg.encryption.recipients) if cfg.encryption else []
+        self.state.audit(
+            actor=self.actor, action="backup.start", details={"backup": name, "storage": cfg.storage}
+        )
+        try:
+            store.cleanup()  # partial writes of runs that were killed
+            manifest = run_backup(
+                self.source(name),
+                store,
+                name=name,
+                recipients=recipients,
+                clock=self.clock,
+                progress=self.progress,
+            )
+        except BackupError as exc:
+            self.state.audit(
+                actor=self.actor, action="backup.failed", details={"backup": name, "error": str(exc)}
+            )
+            raise
+        self._record(manifest, cfg.storage)
+        self.state.audit(
+            actor=self.actor,
+            action="backup.succeeded",
+            details={"backup": name, "id": manifest.backup_id, "stored_bytes": manifest.sizes.stored_bytes},
+        )
+        return manifest
+
+    def _record(self, manifest: Manifest, storage: str) -> None:
+        self.state.record_backup(
+            backup_id=manifest.backup_id,
+            name=manifest.name,
+            storage=storage,
+            started_at=manifest.started_at,
+            finished_at=manifest.finished_at,
+            size=manifest.sizes.stored_bytes,
+            sha256=manifest.stored_sha256,
+            manifest=manifest.model_dump(mode="json"),
+        )
+
+    def get(self, backup_id: str) -> BackupRow:
+        """A catalogued backup by id or unique prefix, or a one-line UsageError."""
+        row = self.state.get_backup(backup_id)
+        if row is None:
+            raise UsageError(
+                f"no backup {backup_id!r} in the catalog (try: tiation backup catalog rebuild NAME)"
+            )
+        return row
+
+    def verify(self, backup_id: str) -> BackupRow:
+        """Re-read the stored object and check size and SHA-256 against the manifest; record the result."""
+        from tiation.backup.verify import verify_backup
+
+        row = self.get(backup_id)
+        try:
+            verify_backup(self.storage(row.storage), row.id)
+        except IntegrityError as exc:
+            self.state.set_backup_verified(row.id, ok=False, detail=str(exc))
+            self.state.audit(
+                actor=self.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
+            )
+            raise
+        self.state.set_backup_verified(row.id, ok=True, detail="size and sha256 match the manifest")
+        self.state.audit(actor=self.actor, action="backup.verify.passed", details={"id": row.id})
+        return self.get(row.id)
+
+    def pin(self, backup_id: str, *, pinned: bool = True) -> BackupRow:
+        """Pin a backup (retention never deletes it) or unpin it."""
+        row = self.get(backup_id)
+        self.state.set_backup_pinned(row.id, pinned)
+        self.state.audit(
+            actor=self.actor, action="backup.pin" if pinned else "backup.unpin", details={"id": row.id}
+        )
+        return self.get(row.id)
+
+    def plan_prune(self, name: str, *, force: bool = False) -> RetentionDecision:
+        """What retention would delete now, and why each backup stays (pure decision over the catalog)."""
+        cfg = self.backup_config(name)
+        r = cfg.retention
+        policy = RetentionPolicy(
+            keep_last=r.keep_last,
+            hourly=r.hourly,
+            daily=r.daily,
+            weekly=r.weekly,
+            monthly=r.monthly,
+            yearly=r.yearly,
+            max_age=r.max_age,
+            min_keep=r.min_keep,
+            max_delete_share=r.max_delete_share,
+            timezone=r.timezone,
+        )
+        facts = [
+            BackupFacts(b.id, b.finished_at, b.verified, pinned=b.pinned, size=b.size)
+            for b in self.state.list_backups(name=name)
+        ]
+        return decide_retention(facts, policy, now=self.clock.now(), force=force)
+
+    def prune(self, name: str, *, force: bool = False) -> RetentionDecision:
+        """Delete what retention allows: the manifest first (the backup stops being listed), then the data."""
+        decision = self.plan_prune(name, force=force)
+        for backup_id, why in sorted(decision.delete.items()):
+            row = self.get(backup_id)
+            store = self.storage(row.storage)
+            store.delete(manifest_key(backup_id))
+            store.delete(f"{backup_id}/{row.manifest.get('data_object', '')}")
+            self.state.forget_backup(backup_id)
+            self.state.audit(actor=self.actor, action="backup.delete", details={"id": backup_id, "why": why})
+        return decision
+
+    def rebuild_catalog(self, name: str) -> dict[str, int]:
+        """Recreate the catalog of backup `name` from the manifests in its storage alone."""
+        from tiation.backup.verify import list_backups
+
+        cfg = self.backup_config(name)
+        found = [m for m in list_backups(self.storage(cfg.storage)) if m.name == name]
+        ids = {m.backup_id for m in found}
+        for manifest in found:
+            self._record(manifest, cfg.storage)
+        gone = [b.id for b in self.state.list_backups(name=name) if b.id not in ids]
+        for backup_id in gone:
+            self.state.forget_backup(backup_id)
+        self.state.audit(
+            actor=self.actor,
+            action="backup.catalog.rebuild",
+            details={"backup": name, "found": len(found), "forgotten": len(gone)},
+        )
+        return {"found": len(found), "forgotten": len(gone)}
+
+
+def describe(row: BackupRow) -> dict[str, Any]:
+    """A catalog row as JSON-able data."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "storage": row.storage,
+        "started_at": row.started_at.isoformat(),
+        "finished_at": row.finished_at.isoformat(),
+        "size": row.size,
+        "sha256": row.sha256,
+        "pinned": row.pinned,
+        "verified": row.verified,
+        "verified_at": row.verified_at.isoformat() if row.verified_at else None,
+        "verify_detail": row.verify_detail,
+    }

@@ -1,0 +1,197 @@
+"""Backups through the real CLI: SQLite and a real PostgreSQL 15, a directory store, age keys from `age-keygen`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy
+
+SECRET_PW = "pg-secret-pw-4d2c"
+
+
+@dataclass
+class Bk:
+    root: Path
+    env: dict[str, str]
+    key: Path
+    recipient: str
+
+    def tiation(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tiation", *args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == expect, (
+            f"tiation {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+        )
+        assert SECRET_PW not in proc.stdout + proc.stderr
+        return proc
+
+    def json(self, *args: str, expect: int = 0) -> Any:
+        return json.loads(self.tiation(*args, "--json", expect=expect).stdout)
+
+
+PLATFORM = """\
+version: 1
+project: {{name: shop}}
+environments: {{dev: {{target: fake}}}}
+services: {{web: {{port: 5000, tier: critical}}}}
+objectives: {{tiers: {{critical: {{rto: 5m, rpo: 15m}}}}}}
+storage:
+  local: {{dir: {{path: backups}}}}
+backups:
+  app-db:
+    source: {{sqlite: {{path: app.db}}}}
+    storage: local
+    tier: critical
+    encryption: {{recipients: [{recipient}], identity: file:key.txt}}
+    verify: {{tables: [pages], queries: [{{sql: "select count(*) from pages", min_rows: 100}}]}}
+    retention: {{keep_last: 2, daily: 0, weekly: 0, monthly: 0, min_keep: 1, max_delete_share: 1.0}}
+  pg:
+    source: {{postgres: {{dsn: env:SHOP_DSN}}}}
+    storage: local
+    tier: critical
+    encryption: {{recipients: [{recipient}], identity: file:key.txt}}
+    verify: {{tables: [orders], queries: [{{sql: "select count(*) from orders", min_rows: 500}}]}}
+"""
+
+
+@pytest.fixture
+def bk(tmp_path: Path) -> Bk:
+    key = tmp_path / "key.txt"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    recipient = next(line.split(": ")[1] for line in key.read_text().splitlines() if "public key" in line)
+    (tmp_path / "tiation.yaml").write_text(PLATFORM.format(recipient=recipient))
+    with sqlite3.connect(tmp_path / "app.db") as conn:
+        conn.execute("create table pages(id integer primary key, body text)")
+        conn.executemany("insert into pages(body) values (?)", [(f"page {i} " * 30,) for i in range(3000)])
+    conn.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIATION_")}
+    env.update(TIATION_FILE=str(tmp_path / "tiation.yaml"), TIATION_ACTOR="ops")
+    return Bk(tmp_path, env, key, recipient)
+
+
+def test_sqlite_backup_verify_prune_pin_restore_drill_rebuild(bk: Bk) -> None:
+    ids = [bk.json("backup", "run", "app-db")["backup_id"] for _ in range(3)]
+    listed = bk.json("backup", "list", "app-db")["backups"]
+    assert [b["id"] for b in listed] == ids[::-1]
+    assert bk.json("backup", "verify", ids[-1])["verified"] is True
+    bk.tiation("backup", "pin", ids[0])
+    decision = bk.json("backup", "prune", "app-db", "--dry-run")
+    assert decision["delete"] == {ids[0]: "not selected by any rule"} or ids[0] in decision["keep"]
+    assert "pinned" in decision["keep"][ids[0]]
+    assert decision["delete"] == {}  # the oldest is pinned; the two newest are kept by keep_last
+    bk.tiation("backup", "pin", ids[0], "--unpin")
+    pruned = bk.json("backup", "prune", "app-db")
+    assert list(pruned["delete"]) == [ids[0]]
+    assert not (bk.root / "backups" / ids[0]).exists()
+
+    restored = bk.json("backup", "restore", ids[-1])
+    assert restored["checks"][0] == "integrity_check ok"
+    assert "'select count(*) from pages' -> 3000" in restored["checks"]
+    with sqlite3.connect(restored["target"]) as conn:
+        assert conn.execute("select count(*) from pages").fetchone() == (3000,)
+    conn.close()
+
+    drill = bk.json("backup", "drill", "app-db")
+    assert drill["passed"] is True and drill["objective_s"] == 300.0 and drill["rto_s"] < 300
+    metrics = bk.tiation("backup", "metrics").stdout
+    assert 'tiation_backup_drill_within_objective{backup="app-db"} 1.0' in metrics
+    assert 'tiation_backup_count{backup="app-db"} 2.0' in metrics
+
+    # the catalog is an index: lose it, rebuild it from storage alone
+    (bk.root / ".tiation" / "state.db").unlink()
+    for wal in (bk.root / ".tiation").glob("state.db-*"):
+        wal.unlink()
+    assert bk.json("backup", "list", "app-db")["backups"] == []
+    bk.tiation("backup", "catalog", "rebuild", "app-db")
+    assert [b["id"] for b in bk.json("backup", "list", "app-db")["backups"]] == ids[:0:-1]
+
+
+def test_flipped_byte_is_caught_by_verify_restore_and_drill(bk: Bk) -> None:
+    backup_id = bk.json("backup", "run", "app-db")["backup_id"]
+    data = bk.root / "backups" / backup_id / "data.zst.age"
+    blob = bytearray(data.read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    data.write_bytes(bytes(blob))
+    failed = bk.tiation("backup", "verify", backup_id, expect=1)
+    assert backup_id in failed.stderr and "sha256" in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1
+    assert bk.json("backup", "show", backup_id)["verified"] is False
+    refused = bk.tiation("backup", "restore", backup_id, expect=1)
+    assert backup_id in refused.stderr
+    assert not list(bk.root.glob("app.restored-*"))
+    no_good = bk.tiation("backup", "drill", "app-db", expect=1)  # the only backup failed verify
+    assert "no backup of app-db to drill" in no_good.stderr
+
+
+def test_wrong_identity_and_bad_config_are_one_line(bk: Bk, tmp_path: Path) -> None:
+    backup_id = bk.json("backup", "run", "app-db")["backup_id"]
+    other = tmp_path / "other.txt"
+    subprocess.run(["age-keygen", "-o", str(other)], check=True, capture_output=True)
+    wrong = bk.tiation("backup", "restore", backup_id, "-i", str(other), expect=1)
+    assert "no identity matches" in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1
+    text = (bk.root / "tiation.yaml").read_text()
+    (bk.root / "tiation.yaml").write_text(
+        text.replace(f"recipients: [{bk.recipient}]", "recipients: [age1nope]", 1)
+    )
+    bad = bk.tiation("backup", "run", "app-db", expect=2)
+    assert "unknown recipient format" in bad.stderr and "tiation.yaml:" in bad.stderr
+
+
+def test_postgres_backup_restore_replace_and_drill(bk: Bk, postgres_server: Any) -> None:
+    db = "shop_e2e"
+    admin = sqlalchemy.create_engine(postgres_server.dsn("postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {db}"))
+            conn.execute(sqlalchemy.text(f"CREATE DATABASE {db}"))
+    finally:
+        admin.dispose()
+    live = sqlalchemy.create_engine(postgres_server.dsn(db))
+    try:
+        with live.begin() as conn:
+            conn.execute(sqlalchemy.text("create table orders(id serial primary key, item text)"))
+            conn.execute(
+                sqlalchemy.text("insert into orders(item) select 'item ' || g from generate_series(1, 800) g")
+            )
+    finally:
+        live.dispose()
+    bk.env["SHOP_DSN"] = postgres_server.dsn(db).replace("postgres@", f"postgres:{SECRET_PW}@")
+    backup_id = bk.json("backup", "run", "pg")["backup_id"]
+    manifest = bk.json("backup", "show", backup_id)["manifest"]
+    assert manifest["source"]["format"] == "pg_dump-custom"
+    assert SECRET_PW not in json.dumps(manifest)
+
+    restored = bk.json("backup", "restore", backup_id)
+    assert restored["target"].startswith(f"{db}_restore_")
+    assert "'select count(*) from orders' -> 800" in restored["checks"]
+
+    drill = bk.json("backup", "drill", "pg")
+    assert drill["passed"] is True
+
+    replaced = bk.json("backup", "restore", backup_id, "--to", f"{db}_next", "--replace")
+    assert replaced["replaced"].startswith(f"{db}_replaced_")
+    check = sqlalchemy.create_engine(postgres_server.dsn(db))
+    try:
+        with check.connect() as conn:
+            assert conn.execute(sqlalchemy.text("select count(*) from orders")).scalar() == 800
+    finally:
+        check.dispose()
+    leftovers = [
+        p for p in (bk.root / ".tiation").rglob("*") if p.is_file() and SECRET_PW.encode() in p.read_bytes()
+    ]
+    assert leftovers == []
