@@ -106,8 +106,15 @@ def test_sqlite_backup_verify_prune_pin_restore_drill_rebuild(bk: Bk) -> None:
         assert conn.execute("select count(*) from pages").fetchone() == (3000,)
     conn.close()
 
+    deep = bk.json("backup", "verify", ids[-1], "--restore")
+    assert deep["verified"] is True and "restored into a scratch target" in deep["verify_detail"]
+    assert "'select count(*) from pages' -> 3000" in deep["restore"]["checks"]
+    assert not Path(deep["restore"]["target"]).exists()  # the scratch copy is gone
+
     drill = bk.json("backup", "drill", "app-db")
     assert drill["passed"] is True and drill["objective_s"] == 300.0 and drill["rto_s"] < 300
+    assert set(drill["phases"]) == {"fetch_s", "decrypt_decompress_s", "load_s", "verify_s", "total_s"}
+    assert all(v >= 0 for v in drill["phases"].values())
     metrics = bk.tiation("backup", "metrics").stdout
     assert 'tiation_backup_drill_within_objective{backup="app-db"} 1.0' in metrics
     assert 'tiation_backup_count{backup="app-db"} 2.0' in metrics
@@ -183,6 +190,32 @@ def test_postgres_backup_restore_replace_and_drill(bk: Bk, postgres_server: Any)
     drill = bk.json("backup", "drill", "pg")
     assert drill["passed"] is True
 
+    # no lock-in: the standard tools alone restore it
+    data = bk.root / "backups" / backup_id / "data.zst.age"
+    raw_db = f"{db}_by_hand"
+    admin = sqlalchemy.create_engine(postgres_server.dsn("postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f"CREATE DATABASE {raw_db}"))
+    finally:
+        admin.dispose()
+    target = postgres_server.dsn(raw_db).replace("+psycopg", "")
+    decrypt = subprocess.Popen(["age", "-d", "-i", str(bk.key), str(data)], stdout=subprocess.PIPE)
+    unzstd = subprocess.Popen(["zstd", "-d", "-c"], stdin=decrypt.stdout, stdout=subprocess.PIPE)
+    load = subprocess.Popen(
+        ["/usr/lib/postgresql/15/bin/pg_restore", "--no-owner", "-d", target], stdin=unzstd.stdout
+    )
+    assert decrypt.stdout is not None and unzstd.stdout is not None
+    decrypt.stdout.close()  # so each producer sees a closed pipe if its consumer exits
+    unzstd.stdout.close()
+    assert [load.wait(timeout=120), unzstd.wait(timeout=120), decrypt.wait(timeout=120)] == [0, 0, 0]
+    by_hand = sqlalchemy.create_engine(postgres_server.dsn(raw_db))
+    try:
+        with by_hand.connect() as conn:
+            assert conn.execute(sqlalchemy.text("select count(*) from orders")).scalar() == 800
+    finally:
+        by_hand.dispose()
+
     replaced = bk.json("backup", "restore", backup_id, "--to", f"{db}_next", "--replace")
     assert replaced["replaced"].startswith(f"{db}_replaced_")
     check = sqlalchemy.create_engine(postgres_server.dsn(db))
@@ -195,3 +228,41 @@ def test_postgres_backup_restore_replace_and_drill(bk: Bk, postgres_server: Any)
         p for p in (bk.root / ".tiation").rglob("*") if p.is_file() and SECRET_PW.encode() in p.read_bytes()
     ]
     assert leftovers == []
+
+
+def test_sigkill_of_a_running_backup_leaves_nothing_listed_or_orphaned(bk: Bk) -> None:
+    import signal
+    import time
+
+    big = bk.root / "blobs"
+    big.mkdir()
+    for i in range(4):
+        (big / f"blob{i}.bin").write_bytes(os.urandom(64 * 1024 * 1024))  # incompressible: a slow backup
+    text = (bk.root / "tiation.yaml").read_text()
+    (bk.root / "tiation.yaml").write_text(
+        text + "  blobs:\n    source: {files: {paths: [blobs]}}\n    storage: local\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tiation", "backup", "run", "blobs"],
+        env=bk.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    store = bk.root / "backups"
+    deadline = time.monotonic() + 60
+    while not any(
+        p.name.startswith(".tmp-") and p.stat().st_size > 0 for p in store.rglob("*") if p.is_file()
+    ):
+        assert proc.poll() is None, "the backup finished before it could be killed"
+        assert time.monotonic() < deadline, "no partial object appeared"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert bk.json("backup", "list", "blobs")["backups"] == []
+    assert any(p.name.startswith(".tmp-") for p in store.rglob("*"))  # the killed run's partial object
+
+    done = bk.json("backup", "run", "blobs")  # the next run cleans up after the killed one
+    assert [b["id"] for b in bk.json("backup", "list", "blobs")["backups"]] == [done["backup_id"]]
+    leftovers = sorted(str(p.relative_to(store)) for p in store.rglob("*") if p.is_file())
+    assert leftovers == [f"{done['backup_id']}/data.zst", f"{done['backup_id']}/manifest.json"]

@@ -114,15 +114,31 @@ def show(app: AppContext, backup_id: str, json_mode: bool) -> None:
 
 @backup.command("verify")
 @click.argument("backup_id")
+@click.option(
+    "--restore", "by_restore", is_flag=True, help="Also restore into a scratch target and run the checks."
+)
+@click.option(
+    "-i", "--identity", "identity", multiple=True, metavar="FILE", help="age identity file (repeatable)."
+)
 @click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
-def verify(app: AppContext, backup_id: str, json_mode: bool) -> None:
-    """Re-read BACKUP_ID from storage and check its size and SHA-256 against the manifest."""
+def verify(
+    app: AppContext, backup_id: str, by_restore: bool, identity: tuple[str, ...], json_mode: bool
+) -> None:
+    """Re-read BACKUP_ID from storage and check its size and SHA-256 against the manifest (--restore: and more)."""
     from tiation.backup.service import describe
 
     out = Output(json_mode=json_mode)
-    row = _service(app).verify(backup_id)
-    out.data(describe(row))
+    service = _service(app)
+    row = service.verify(backup_id)
+    if by_restore:
+        from tiation.backup.recovery import verify_by_restore
+
+        result = verify_by_restore(service, row.id, identities=_identities(identity))
+        row = service.get(row.id)
+        out.data({**describe(row), "restore": result.to_dict()})
+    else:
+        out.data(describe(row))
     out.line(f"backup {row.id}: {row.verify_detail}")
 
 
