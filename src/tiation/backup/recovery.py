@@ -5,7 +5,7 @@ from __future__ import annotations
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,11 +42,16 @@ class RestoreResult:
         }
 
 
-class _Timed:
-    """An iterator wrapper that adds up the time spent waiting for each next item."""
+Progress = Callable[[int, int], None]
+"""Called with (bytes restored so far, total bytes) as a restore streams."""
 
-    def __init__(self, inner: Iterator[bytes]) -> None:
+
+class _Timed:
+    """An iterator wrapper that adds up the time spent waiting for each next item (and reports progress)."""
+
+    def __init__(self, inner: Iterator[bytes], progress: Progress | None = None, total: int = 0) -> None:
         self.inner, self.waited = inner, 0.0
+        self.progress, self.total, self.done = progress, total, 0
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
@@ -57,6 +62,9 @@ class _Timed:
                 self.waited += time.monotonic() - t
                 return
             self.waited += time.monotonic() - t
+            self.done += len(chunk)
+            if self.progress is not None:
+                self.progress(self.done, self.total)
             yield chunk
 
 
@@ -96,12 +104,18 @@ def identities_for(service: BackupService, name: str, given: list[str]) -> list[
 
 
 def restore(
-    service: BackupService, backup_id: str, *, to: str | None, replace: bool, identities: list[str]
+    service: BackupService,
+    backup_id: str,
+    *,
+    to: str | None,
+    replace: bool,
+    identities: list[str],
+    progress: Progress | None = None,
 ) -> RestoreResult:
     """Restore into a new database/file/directory, run the checks, and with `replace` swap it in."""
     row = service.get(backup_id)
     suffix = service.clock.now().strftime("%Y%m%d%H%M%S")
-    result = _restore_into(service, row, to=to, suffix=suffix, identities=identities)
+    result = _restore_into(service, row, to=to, suffix=suffix, identities=identities, progress=progress)
     if replace:
         result = _swap(service, row, result, suffix)
     service.state.audit(actor=service.actor, action="backup.restore", details=result.to_dict())
@@ -109,14 +123,26 @@ def restore(
 
 
 def _restore_into(
-    service: BackupService, row: BackupRow, *, to: str | None, suffix: str, identities: list[str]
+    service: BackupService,
+    row: BackupRow,
+    *,
+    to: str | None,
+    suffix: str,
+    identities: list[str],
+    progress: Progress | None = None,
 ) -> RestoreResult:
     from tiation.backup.verify import restore_stream
 
     cfg = service.backup_config(row.name)
     keys = identities_for(service, row.name, identities)
+    if row.manifest.get("encryption", {}).get("recipients") and not keys:
+        raise BackupError(
+            f"backup {row.id} is encrypted: give an age identity with -i FILE, "
+            f"or set backups.{row.name}.encryption.identity"
+        )
     store = _TimedStore(service.storage(row.storage))
-    timed = _Timed(restore_stream(store, row.id, keys))
+    total = int(row.manifest.get("sizes", {}).get("source_bytes", 0))
+    timed = _Timed(restore_stream(store, row.id, keys), progress, total)
     stream = iter(timed)
     source = row.manifest.get("source", {})
     kind = str(source.get("kind"))

@@ -145,11 +145,16 @@ def verify(
 @backup.command("pin")
 @click.argument("backup_id")
 @click.option("--unpin", is_flag=True, help="Remove the pin instead.")
+@click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
-def pin(app: AppContext, backup_id: str, unpin: bool) -> None:
+def pin(app: AppContext, backup_id: str, unpin: bool, json_mode: bool) -> None:
     """Pin BACKUP_ID so that retention never deletes it (or --unpin)."""
+    from tiation.backup.service import describe
+
+    out = Output(json_mode=json_mode)
     row = _service(app).pin(backup_id, pinned=not unpin)
-    Output().line(f"backup {row.id} {'pinned' if row.pinned else 'unpinned'}")
+    out.data(describe(row))
+    out.line(f"backup {row.id} {'pinned' if row.pinned else 'unpinned'}")
 
 
 @backup.command("prune")
@@ -216,9 +221,14 @@ def _identities(paths: tuple[str, ...]) -> list[str]:
     texts = []
     for path in paths:
         try:
-            texts.append(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UsageError(f"cannot read identity file {path}: {exc.strerror}") from None
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(
+                f"cannot read identity file {path}: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
+        if "AGE-SECRET-KEY-" not in text:
+            raise UsageError(f"{path} holds no age identity (a line starting AGE-SECRET-KEY-)")
+        texts.append(text)
     return texts
 
 
@@ -243,14 +253,37 @@ def restore(
 
     out = Output(json_mode=json_mode)
     service = _service(app)
-    spinner = out.console.status(f"restoring {backup_id} …") if out.tty else None
-    if spinner is not None:
-        spinner.start()
-    try:
-        result = do_restore(service, backup_id, to=to, replace=replace, identities=_identities(identity))
-    finally:
-        if spinner is not None:
-            spinner.stop()
+    identities = _identities(identity)
+    if out.tty:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=out.console,
+            transient=True,
+        )
+        task = bar.add_task(f"restoring {backup_id}", total=None)
+        with bar:
+            result = do_restore(
+                service,
+                backup_id,
+                to=to,
+                replace=replace,
+                identities=identities,
+                progress=lambda done, total: bar.update(task, completed=done, total=total or None),
+            )
+    else:
+        result = do_restore(service, backup_id, to=to, replace=replace, identities=identities)
     out.data(result.to_dict())
     out.line(
         f"restored {result.backup_id} into {result.target} ({_size(result.restored_bytes)}) in "
