@@ -115,6 +115,14 @@ def test_sqlite_backup_verify_prune_pin_restore_drill_rebuild(bk: Bk) -> None:
     assert drill["passed"] is True and drill["objective_s"] == 300.0 and drill["rto_s"] < 300
     assert set(drill["phases"]) == {"fetch_s", "decrypt_decompress_s", "load_s", "verify_s", "total_s"}
     assert all(v >= 0 for v in drill["phases"].values())
+    text = (bk.root / "tiation.yaml").read_text()
+    (bk.root / "tiation.yaml").write_text(
+        text.replace("rto: 5m", "rto: 1ms")
+    )  # an objective no restore meets
+    over = bk.json("backup", "drill", "app-db", expect=1)
+    assert over["passed"] is False and over["objective_s"] == 0.001 and over["rto_s"] > 0.001
+    (bk.root / "tiation.yaml").write_text(text)
+    bk.json("backup", "drill", "app-db")
     metrics = bk.tiation("backup", "metrics").stdout
     assert 'tiation_backup_drill_within_objective{backup="app-db"} 1.0' in metrics
     assert 'tiation_backup_count{backup="app-db"} 2.0' in metrics
@@ -151,6 +159,14 @@ def test_wrong_identity_and_bad_config_are_one_line(bk: Bk, tmp_path: Path) -> N
     subprocess.run(["age-keygen", "-o", str(other)], check=True, capture_output=True)
     wrong = bk.tiation("backup", "restore", backup_id, "-i", str(other), expect=1)
     assert "no identity matches" in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1
+    not_a_key = tmp_path / "not-a-key.txt"
+    not_a_key.write_text("hello\n")
+    refused = bk.tiation("backup", "restore", backup_id, "-i", str(not_a_key), expect=2)
+    assert "holds no age identity" in refused.stderr
+    text = (bk.root / "tiation.yaml").read_text()
+    (bk.root / "tiation.yaml").write_text(text.replace(", identity: file:key.txt", "", 1))
+    missing = bk.tiation("backup", "restore", backup_id, expect=1)
+    assert "is encrypted: give an age identity with -i FILE" in missing.stderr
     text = (bk.root / "tiation.yaml").read_text()
     (bk.root / "tiation.yaml").write_text(
         text.replace(f"recipients: [{bk.recipient}]", "recipients: [age1nope]", 1)
