@@ -113,7 +113,7 @@ def test_sqlite_backup_verify_prune_pin_restore_drill_rebuild(bk: Bk) -> None:
 
     drill = bk.json("backup", "drill", "app-db")
     assert drill["passed"] is True and drill["objective_s"] == 300.0 and drill["rto_s"] < 300
-    assert set(drill["phases"]) == {"fetch_s", "decrypt_decompress_s", "load_s", "verify_s", "total_s"}
+    assert set(drill["phases"]) == {"fetch_s", "decrypt_decompress_s", "restore_s", "verify_s", "total_s"}
     assert all(v >= 0 for v in drill["phases"].values())
     text = (bk.root / "tiation.yaml").read_text()
     (bk.root / "tiation.yaml").write_text(
