@@ -174,7 +174,7 @@ def _restore_into(
     # Measured where each happens; in a streamed restore they overlap, so they need not add up to the total.
     phases = {
         "fetch_s": round(store.fetch, 3),  # reading the stored object
-        "decrypt_decompress_s": round(max(0.0, timed.waited - store.fetch), 3),  # producing the source bytes
+        "decrypt_decompress_s": round(max(0.0, timed.waited - store.fetch), 3),  # what the loader waited for
         "restore_s": round(t1 - t0, 3),  # the streamed restore into the new database/file, start to end
         "verify_s": round(t2 - t1, 3),
         "total_s": round(t2 - t0, 3),

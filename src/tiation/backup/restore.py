@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import shutil
 import sqlite3
 import subprocess
-import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -33,46 +31,6 @@ def _pg_tool(name: str) -> str:
     if found is None:
         raise BackupError(f"{name} is not installed (Debian package postgresql-client)")
     return found
-
-
-def read_ahead(stream: Iterator[bytes], depth: int = 16) -> Iterator[bytes]:
-    """Pull `stream` on a worker thread into a bounded queue, so decryption and decompression run while the
-    consumer writes into the target (otherwise the loader waits for every chunk). Memory stays bounded by
-    `depth` chunks; an error in the stream is re-raised here; closing this generator stops the worker."""
-    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: bytes | BaseException | None) -> bool:
-        while not stop.is_set():
-            try:
-                chunks.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def pull() -> None:
-        try:
-            for chunk in stream:
-                if not put(chunk):
-                    return
-            put(None)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            put(exc)
-
-    worker = threading.Thread(target=pull, name="tiation-restore-read-ahead", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = chunks.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=30)
 
 
 def _feed(argv: list[str], stream: Iterator[bytes], env: Mapping[str, str], what: str) -> int:
@@ -198,7 +156,7 @@ def restore_postgres(stream: Iterator[bytes], params: Mapping[str, str], new_db:
         argv = [_pg_tool("pg_restore"), "--no-owner", "--exit-on-error", "--dbname", target]
         what = "pg_restore"
     try:
-        return _feed([*argv, "--no-password"], read_ahead(stream), _pg_env(params), what)
+        return _feed([*argv, "--no-password"], stream, _pg_env(params), what)
     except BaseException:
         with contextlib.suppress(BackupError):
             _admin(params, f"DROP DATABASE IF EXISTS {_ident(new_db)}")
