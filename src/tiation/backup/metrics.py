@@ -6,6 +6,28 @@ from collections.abc import Iterator, Sequence
 
 from tiation.state import BackupRow, DrillRow
 
+_FAMILIES = (
+    (
+        "success",
+        "tiation_backup_last_success_timestamp_seconds",
+        "When the newest complete backup finished (Unix time).",
+    ),
+    ("size", "tiation_backup_last_size_bytes", "Stored size of the newest backup."),
+    ("duration", "tiation_backup_last_duration_seconds", "How long the newest backup took."),
+    (
+        "verify",
+        "tiation_backup_last_verify_ok",
+        "1 if the newest backup's last verify passed, 0 if it failed (absent: never verified).",
+    ),
+    ("count", "tiation_backup_count", "Complete backups in the catalog."),
+    ("rto", "tiation_backup_drill_rto_seconds", "Measured RTO of the last restore drill."),
+    (
+        "rto_ok",
+        "tiation_backup_drill_within_objective",
+        "1 if the last drill restored within its objective, else 0.",
+    ),
+)
+
 
 def backup_metrics(backups: Sequence[BackupRow], drills: Sequence[DrillRow], names: Sequence[str]) -> bytes:
     """OpenMetrics exposition of the newest backup of each configured backup `names` (and its last drill)."""
@@ -24,39 +46,7 @@ def backup_metrics(backups: Sequence[BackupRow], drills: Sequence[DrillRow], nam
 
     class _Backups(Collector):
         def collect(self) -> Iterator[GaugeMetricFamily]:
-            families = {
-                "success": GaugeMetricFamily(
-                    "tiation_backup_last_success_timestamp_seconds",
-                    "When the newest complete backup finished (Unix time).",
-                    labels=["backup"],
-                ),
-                "size": GaugeMetricFamily(
-                    "tiation_backup_last_size_bytes", "Stored size of the newest backup.", labels=["backup"]
-                ),
-                "duration": GaugeMetricFamily(
-                    "tiation_backup_last_duration_seconds",
-                    "How long the newest backup took.",
-                    labels=["backup"],
-                ),
-                "verify": GaugeMetricFamily(
-                    "tiation_backup_last_verify_ok",
-                    "1 if the newest backup's last verify passed, 0 if it failed (absent: never verified).",
-                    labels=["backup"],
-                ),
-                "count": GaugeMetricFamily(
-                    "tiation_backup_count", "Complete backups in the catalog.", labels=["backup"]
-                ),
-                "rto": GaugeMetricFamily(
-                    "tiation_backup_drill_rto_seconds",
-                    "Measured RTO of the last restore drill.",
-                    labels=["backup"],
-                ),
-                "rto_ok": GaugeMetricFamily(
-                    "tiation_backup_drill_within_objective",
-                    "1 if the last drill restored within its objective, else 0.",
-                    labels=["backup"],
-                ),
-            }
+            families = {key: GaugeMetricFamily(name, doc, labels=["backup"]) for key, name, doc in _FAMILIES}
             for name in sorted(names):
                 count = sum(1 for b in backups if b.name == name)
                 families["count"].add_metric([name], count)
