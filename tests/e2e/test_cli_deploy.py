@@ -150,3 +150,26 @@ def test_lease_takeover_after_the_holder_is_killed(eco: Eco) -> None:
     killed = next(d for d in history if d["version"] == "2.0.0")
     assert killed["status"] == "aborted"
     assert "interrupted" in killed["verdict"]
+
+
+def test_lock_release_needs_force_and_is_audited(eco: Eco) -> None:
+    import signal
+
+    eco.tiation("deploy", "local", "liberation-system")
+    holder = eco.popen("deploy", "local", "liberation-system", "2.0.0")  # never healthy: holds the lease ~8 s
+    deadline = time.monotonic() + 30
+    while not eco.tiation("lock", "list", "--json").json()["leases"]:
+        assert time.monotonic() < deadline, "the deploy never took the lease"
+        time.sleep(0.1)
+    holder.send_signal(signal.SIGKILL)
+    holder.communicate(timeout=30)
+    [lease] = eco.tiation("lock", "list", "--json").json()["leases"]
+    assert lease["owner"].startswith("alice@") and lease["expired"] is False
+    refused = eco.tiation("lock", "release", "local", "liberation-system", expect=2)
+    assert "needs --force" in refused.stderr
+    eco.tiation("--as", "bob", "lock", "release", "local", "liberation-system", "--force")
+    assert eco.tiation("lock", "list", "--json").json()["leases"] == []
+    events = eco.tiation("audit", "--json").json()["events"]
+    assert any(e["action"] == "lock.force_release" and e["actor"] == "bob" for e in events)
+    eco.tiation("deploy", "local", "liberation-system", "1.1.0")  # at once: no waiting for expiry
+    assert public_version(eco, "liberation-system") == "1.1.0"
