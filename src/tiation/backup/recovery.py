@@ -195,27 +195,23 @@ def _restore_files(stream: Any, dest: Path) -> tuple[int, list[str]]:
         raise BackupError(f"{dest} is not empty: restore files into a new directory")
     dest.mkdir(parents=True, exist_ok=True)
 
-    class _Reader:
-        def __init__(self) -> None:
-            self.buf, self.total, self.it = b"", 0, iter(stream)
+    from tiation.backup.pipeline import IterReader
+    from tiation.clock import SystemClock
 
-        def read(self, n: int = -1) -> bytes:
-            while n < 0 or len(self.buf) < n:
-                chunk = next(self.it, b"")
-                if not chunk:
-                    break
-                self.buf += chunk
-            out, self.buf = (self.buf, b"") if n < 0 else (self.buf[:n], self.buf[n:])
-            self.total += len(out)
-            return out
+    total = 0
 
-    reader = _Reader()
-    with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+    def counted() -> Iterator[bytes]:
+        nonlocal total
+        for chunk in stream:
+            total += len(chunk)
+            yield chunk
+
+    with tarfile.open(fileobj=IterReader(counted(), SystemClock()), mode="r|") as tar:  # type: ignore[call-overload]
         count = 0
         for member in tar:
             tar.extract(member, dest, filter="data")
             count += 1
-    return reader.total, [f"{count} entries extracted"]
+    return total, [f"{count} entries extracted"]
 
 
 def _swap(service: BackupService, row: BackupRow, result: RestoreResult, suffix: str) -> RestoreResult:

@@ -89,37 +89,37 @@ def error_line(message: str) -> None:
 
 def progress_reporter(out: Output) -> Any:
     """A deploy progress callback: one line per step, and on a terminal a live spinner while verifying."""
-    live: dict[str, Any] = {}
+    announced: set[str] = set()  # services whose "verifying" line was printed (plain output)
+    spinner: list[Any] = []  # the live Rich status, when one is shown
 
     def stop_spinner() -> None:
-        spinner = live.pop("spinner", None)
-        if spinner is not None:
-            spinner.stop()
+        if spinner:
+            spinner.pop().stop()
 
     def report(event: str, data: Mapping[str, Any]) -> None:
         svc = data.get("service", "")
         if event == "verify":
             if not out.tty:
-                if not live.get(svc):
+                if svc not in announced:
                     out.line(f"  {svc}: verifying …")
-                    live[svc] = True
+                    announced.add(svc)
                 return
             from rich.markup import escape
 
             text = escape(
                 redact(f"{svc}: verifying {data.get('elapsed', 0):.1f}s — {data.get('waiting_for', '')}")
             )
-            if "spinner" not in live:
-                live["spinner"] = out.console.status(text)
-                live["spinner"].start()
+            if not spinner:
+                spinner.append(out.console.status(text))
+                spinner[0].start()
             else:
-                live["spinner"].update(text)
+                spinner[0].update(text)
             return
         stop_spinner()
         if event == "apply":
             kind = data.get("kind", "deploy")
             out.line(f"→ {svc}: {kind} {data.get('version')} (deployment {data.get('deployment_id')})")
-            live.pop(svc, None)
+            announced.discard(svc)
         elif event == "kept":
             out.line(f"✓ {svc} {data.get('version')} healthy: {data.get('verdict')}", style="green")
         elif event == "failed":

@@ -10,7 +10,7 @@ from tiation.clock import Clock
 from tiation.config.graph import deploy_order
 from tiation.config.loader import LoadedPlatform
 from tiation.config.models import Probe
-from tiation.deploy.executor import Executor, Outcome, Report, _quiet
+from tiation.deploy.executor import Executor, Outcome, Report, quiet_report
 from tiation.deploy.health import ProbeResult
 from tiation.deploy.plan import ApprovalFact, Plan, PlanOptions, ServiceFacts, plan_deploy
 from tiation.deploy.release import build_release, resolve_version
@@ -56,7 +56,7 @@ class Engine:
     clock: Clock
     actor: str
     targets: TargetFactory
-    report: Report = _quiet
+    report: Report = quiet_report
     prober_factory: Callable[[Target, Clock], Prober] = make_prober
 
     def executor(self, environment: str) -> Executor:

@@ -24,8 +24,9 @@ from tiation.targets.base import Release, Target
 Report = Callable[[str, Mapping[str, Any]], None]
 
 
-def _quiet(_event: str, _data: Mapping[str, Any]) -> None:
-    return None
+def quiet_report(_event: str, _data: Mapping[str, Any]) -> None:
+    """A progress callback that reports nothing (the default when nobody watches)."""
+    return
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Executor:
     clock: Clock
     prober: Prober
     actor: str
-    report: Report = _quiet
+    report: Report = quiet_report
     lease_ttl: float = 60.0
     poll_interval: float = 0.1
 

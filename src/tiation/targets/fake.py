@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from tiation.clock import Clock
 from tiation.errors import TargetError
@@ -89,7 +88,7 @@ class FakeTarget:
         elapsed = self.clock.monotonic() - fake.started
         due = [e for e in fake.script.events if e[0] <= elapsed]
         out = [
-            TargetEvent(kind, datetime.now(UTC), detail=f"scripted {kind}", exit_code=code)
+            TargetEvent(kind, self.clock.now(), detail=f"scripted {kind}", exit_code=code)
             for _, kind, code in due[fake.cursor :]
         ]
         fake.cursor = len(due)
