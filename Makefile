@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := postgresql age zstd
+DEB_PACKAGES := postgresql age zstd prometheus prometheus-alertmanager
 
 .PHONY: demo test test-fast lint typecheck bench deps venv clean
 

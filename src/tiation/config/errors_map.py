@@ -15,7 +15,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from tiation.config.models import NAME_PATTERN, Platform
+from tiation.config.base import NAME_PATTERN
+from tiation.config.models import Platform
 from tiation.config.positions import Position, Walk, describe, walk
 from tiation.errors import ConfigError
 from tiation.redact import redact

@@ -7,50 +7,17 @@ service) are checked by `tiation.config.loader` so that each error can point at 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WrapValidator, model_validator
+from pydantic import Field, model_validator
 
+from tiation.config.alerting import Alerting
 from tiation.config.backups import Backup, Storage
+from tiation.config.base import EnvValue, Name, Secret, Strict
 from tiation.config.durations import Duration
+from tiation.config.notifiers import Notifier
+from tiation.config.oncall import Oncall, Person
 from tiation.errors import UsageError
-from tiation.secrets import SecretRef
-
-NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-
-
-def _secret_or_plain(value: Any, handler: Any) -> str | SecretRef:
-    if isinstance(value, SecretRef):
-        return value
-    text = handler(value)
-    assert isinstance(text, str)
-    return SecretRef(text) if SecretRef.is_ref(text) else text
-
-
-def _secret_only(value: Any, handler: Any) -> SecretRef:
-    if isinstance(value, SecretRef):
-        return value
-    text = handler(value)
-    if not SecretRef.is_ref(text):
-        raise ValueError("expected a secret reference 'env:NAME' or 'file:PATH' (never a literal secret)")
-    return SecretRef(text)
-
-
-def _ser_env(value: str | SecretRef) -> str:
-    return value.ref if isinstance(value, SecretRef) else value
-
-
-EnvValue = Annotated[str, WrapValidator(_secret_or_plain), PlainSerializer(_ser_env, return_type=str)]
-"""An environment value: a plain string, or `env:NAME` / `file:PATH`, which becomes a SecretRef."""
-Secret = Annotated[str, WrapValidator(_secret_only), PlainSerializer(_ser_env, return_type=str)]
-"""A value that must be a secret reference."""
-
-
-class Strict(BaseModel):
-    """Base for every platform-file model: unknown keys are errors, values are not coerced loosely."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True)
 
 
 class Project(Strict):
@@ -193,6 +160,10 @@ class Platform(Strict):
     objectives: Objectives = Field(default_factory=Objectives)
     storage: dict[Name, Storage] = Field(default_factory=dict)
     backups: dict[Name, Backup] = Field(default_factory=dict)
+    people: dict[Name, Person] = Field(default_factory=dict)
+    oncall: Oncall = Field(default_factory=Oncall)
+    notifiers: dict[Name, Notifier] = Field(default_factory=dict)
+    alerting: Alerting = Field(default_factory=Alerting)
 
     def require_environment(self, name: str) -> Environment:
         """The named environment, or a one-line UsageError listing the known ones."""
