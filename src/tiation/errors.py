@@ -95,3 +95,13 @@ class BackupError(TiationError):
 
 class IntegrityError(BackupError):
     """Stored backup data does not match its manifest (a checksum or size differs): never restore it."""
+
+
+class NotifyError(TiationError):
+    """A notification could not be delivered; `retryable` says whether the outbox should try again."""
+
+
+class AlertError(TiationError):
+    """An alert or incident request is wrong, or refers to something that does not exist."""
+
+    exit_code = 2

@@ -25,6 +25,10 @@ COMMANDS = {
     "lock": "lock:lock",
     "audit": "read:audit",
     "backup": "backup:backup",
+    "render": "render:render",
+    "oncall": "oncall:oncall",
+    "alerts": "alerts:alerts",
+    "serve": "serve:serve",
 }
 
 

@@ -1,0 +1,1 @@
+"""Alert handling: intake, fingerprint, dedup, grouping, silences, routing, escalation, notifiers, outbox."""

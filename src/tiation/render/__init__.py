@@ -1,0 +1,1 @@
+"""Rendering the platform file into what other tools read (Prometheus rules, Alertmanager config, …)."""

@@ -1,0 +1,1 @@
+"""`tiation serve`: the HTTP control plane (intake, on-call API, metrics)."""
