@@ -75,7 +75,8 @@ class Manifest(_Frozen):
     finished_at: datetime
     sizes: Sizes
     stored_sha256: str
-    source_sha256: str
+    source_sha256: str | None = None
+    """Only in manifests of early versions; the zstd frame's content checksum now guards the source bytes."""
     timings: Timings
     compression: Compression
     encryption: Encryption

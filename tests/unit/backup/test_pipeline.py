@@ -39,7 +39,6 @@ def test_round_trip(n_recipients: int, fake_clock: FakeClock) -> None:
     manifest = run_backup(source, store, name="orders-db", recipients=[k[1] for k in keys], clock=fake_clock)
 
     assert source.closed == 1 and not source.aborted
-    assert manifest.source_sha256 == source.expected_sha256()
     assert verify_backup(store, manifest.backup_id).stored_sha256 == manifest.stored_sha256
     # every recipient's identity restores the bytes
     for identity, _ in keys or [("", "")]:
