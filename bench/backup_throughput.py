@@ -516,6 +516,9 @@ def main() -> int:
     parser.add_argument("--size-mb", type=int, default=1024, help="database size to load (pg_database_size)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (server data, dumps, repos)")
     parser.add_argument("--workdir", type=Path, help="work dir to use/reuse (default: a new temp dir)")
+    parser.add_argument(
+        "--only", default="", help="comma-separated steps to run (e.g. b,d,h1,h2); default: all"
+    )
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="tiation-bench-backup-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -534,6 +537,10 @@ def main() -> int:
             print(f"work dir kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+class _Skipped(Exception):
+    """A step left out with --only."""
 
 
 RECEIVERS: list[subprocess.Popen[bytes]] = []  # barman receive-wal, stopped after its backup (or at exit)
@@ -577,7 +584,14 @@ def run(args: argparse.Namespace, work: Path, pg: Postgres, weed: Seaweed) -> in
     m: dict[str, dict[str, Any]] = {}
     results["measurements"] = m
 
+    only = {k.strip() for k in args.only.split(",") if k.strip()}
+
+    def wanted(key: str) -> bool:
+        return not only or key in only
+
     def step(key: str, label: str, fn: Any) -> None:
+        if not wanted(key):
+            return
         pg.checkpoint()
         print(f"[{key}] {label} …", flush=True)
         try:
@@ -652,7 +666,8 @@ def run(args: argparse.Namespace, work: Path, pg: Postgres, weed: Seaweed) -> in
         return tiation_run("bench-s3")
 
     try:
-        weed.start()
+        if wanted("e"):
+            weed.start()
         step("e", "tiation backup run (s3 storage on SeaweedFS, age-encrypted)", e)
     except Exception as exc:
         m["e"] = {"label": "tiation backup run (s3 on SeaweedFS)", "error": f"SeaweedFS: {exc}"}
@@ -664,6 +679,8 @@ def run(args: argparse.Namespace, work: Path, pg: Postgres, weed: Seaweed) -> in
     brroot = work / "pgbackrest"
     shutil.rmtree(brroot, ignore_errors=True)
     try:
+        if not wanted("f"):
+            raise _Skipped
         t0 = time.monotonic()
         base = pgbackrest_setup(pg, brroot)
         setup_s = time.monotonic() - t0
@@ -675,6 +692,8 @@ def run(args: argparse.Namespace, work: Path, pg: Postgres, weed: Seaweed) -> in
                     "note": f"setup (archive_command, stanza-create, check) {setup_s:.1f}s, not counted"}  # fmt: skip
 
         step("f", "pgBackRest backup --type=full (zst -3, process-max=2, local repo)", f)
+    except _Skipped:
+        pass
     except Exception as exc:
         m["f"] = {"label": "pgBackRest full backup", "error": f"setup: {exc}"}
         print(f"[f] FAILED: pgBackRest setup: {exc}")
@@ -684,6 +703,8 @@ def run(args: argparse.Namespace, work: Path, pg: Postgres, weed: Seaweed) -> in
     bmroot = work / "barman"
     shutil.rmtree(bmroot, ignore_errors=True)
     try:
+        if not wanted("g"):
+            raise _Skipped
         t0 = time.monotonic()
         bbase, receiver = barman_setup(pg, bmroot)
         RECEIVERS.append(receiver)
@@ -698,6 +719,8 @@ def run(args: argparse.Namespace, work: Path, pg: Postgres, weed: Seaweed) -> in
                             f"list-backups: {status}"}  # fmt: skip
 
         step("g", "Barman backup (backup_method=postgres: pg_basebackup, zstd, client-side)", g)
+    except _Skipped:
+        pass
     except Exception as exc:
         m["g"] = {"label": "Barman backup", "error": f"setup: {exc}"}
         print(f"[g] FAILED: Barman setup: {exc}")
@@ -737,6 +760,9 @@ def run(args: argparse.Namespace, work: Path, pg: Postgres, weed: Seaweed) -> in
                 pg.drop(db)
 
     report(results, db_bytes)
+    if only:
+        print("partial run (--only): raw figures not written")
+        return 0
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"raw figures: {RESULTS.relative_to(REPO)}")

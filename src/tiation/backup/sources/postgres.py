@@ -9,6 +9,7 @@ line. `close()` waits for pg_dump and raises BackupError if it exited non-zero: 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ from tiation.redact import redact, register_secret
 from tiation.secrets import SecretRef
 
 _STDERR_KEEP = 4096
+_PIPE_SIZE = 1 << 20
 _CONNECT_TIMEOUT_S = "10"
 _WAIT_TIMEOUT_S = 30.0
 _VERSION_RE = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
@@ -98,6 +100,15 @@ def _pg_dump_version(binary: str) -> tuple[int, str]:
     if out.returncode != 0 or not match:
         raise BackupError(f"cannot tell the version of {binary}: {_first_line(out.stderr or line)!r}")
     return int(match.group(1)), line
+
+
+def widen_pipe(fd: int) -> None:
+    """Give pg_dump a 1 MiB pipe so it keeps dumping while the pipeline compresses (default: 64 KiB)."""
+    size = _PIPE_SIZE
+    with contextlib.suppress(OSError, ValueError):
+        size = min(size, int(Path("/proc/sys/fs/pipe-max-size").read_text()))
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the default pipe is fine, only slower
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
 
 
 class PostgresSource:
@@ -186,6 +197,8 @@ class PostgresSource:
             )
         except OSError as exc:
             raise BackupError(f"cannot start {binary}: {exc.strerror}") from None
+        assert proc.stdout is not None
+        widen_pipe(proc.stdout.fileno())
         return PostgresReader(proc, info)
 
 
