@@ -7,4 +7,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-pytest_plugins = ["fixtures.common", "fixtures.postgres", "fixtures.eco", "fixtures.seaweedfs"]
+pytest_plugins = [
+    "fixtures.common",
+    "fixtures.postgres",
+    "fixtures.eco",
+    "fixtures.seaweedfs",
+    "fixtures.monitoring",
+]

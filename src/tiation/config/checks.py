@@ -28,10 +28,35 @@ def check_references(platform: Platform, root: Any, file: str) -> None:
         *_ports(platform, root),
         *_tiers(platform, root),
         *_backups(platform, root),
+        *_alert_rules(platform, root),
+        *_oncall(platform, root),
+        *_alerting(platform, root),
     ]
     if problems:
         pos, field, message = min(problems, key=lambda p: p[0])
         raise ConfigError(message, file=file, line=pos[0], column=pos[1], field=field)
+
+
+def _alert_rules(platform: Platform, root: Any) -> Iterator[Problem]:
+    from tiation.config.rules import DEFAULT_SEVERITIES, check_rules
+
+    severities = list(platform.alerting.severities) or list(DEFAULT_SEVERITIES)
+    for path, message in check_rules(platform.alerting.rules, severities):
+        yield _problem(root, path, message)
+
+
+def _oncall(platform: Platform, root: Any) -> Iterator[Problem]:
+    from tiation.config.oncall import oncall_problems
+
+    for path, message in oncall_problems(platform.oncall, platform.people):
+        yield _problem(root, path, message)
+
+
+def _alerting(platform: Platform, root: Any) -> Iterator[Problem]:
+    from tiation.config.alerting_checks import alerting_problems
+
+    for path, message in alerting_problems(platform):
+        yield _problem(root, path, message)
 
 
 def _problem(root: Any, path: Sequence[Any], message: str, *, at_key: bool = False) -> Problem:

@@ -144,7 +144,7 @@ def _field_names(steps: list[tuple[Any, bool]]) -> list[str]:
             return []
     tp = _unwrap(tp)
     if get_origin(tp) is None and isinstance(tp, type) and issubclass(tp, BaseModel):
-        return list(tp.model_fields)
+        return [info.alias or name for name, info in tp.model_fields.items()]
     return []
 
 
@@ -156,7 +156,8 @@ def _child_type(tp: Any, key: Any) -> Any:
     if origin is list:
         return get_args(tp)[0]
     if origin is None and isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(key, str):
-        info = tp.model_fields.get(key)
+        by_key = {info.alias or name: info for name, info in tp.model_fields.items()}
+        info = by_key.get(key)
         return info.annotation if info is not None else None
     return None
 

@@ -17,6 +17,7 @@ from tiation.config.base import EnvValue, Name, Secret, Strict
 from tiation.config.durations import Duration
 from tiation.config.notifiers import Notifier
 from tiation.config.oncall import Oncall, Person
+from tiation.config.server import Server
 from tiation.errors import UsageError
 
 
@@ -164,6 +165,7 @@ class Platform(Strict):
     oncall: Oncall = Field(default_factory=Oncall)
     notifiers: dict[Name, Notifier] = Field(default_factory=dict)
     alerting: Alerting = Field(default_factory=Alerting)
+    server: Server = Field(default_factory=Server)
 
     def require_environment(self, name: str) -> Environment:
         """The named environment, or a one-line UsageError listing the known ones."""

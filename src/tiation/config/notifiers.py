@@ -1,14 +1,211 @@
-"""The platform file's `notifiers:` section (first version; the notifier work extends it)."""
+"""The platform file's `notifiers:` section: where pages go, one entry per named notifier.
+
+Each entry has a `kind` (slack, email, webhook, pagerduty, phone) and that kind's settings. Every credential —
+webhook URLs, routing keys, SMTP passwords, HMAC secrets, provider tokens — must be a secret reference
+(`env:NAME` / `file:PATH`), resolved only when a notification is sent, so an unset variable never breaks
+`validate` or `deploy`.
+
+`Notifier` wraps the per-kind models (a union told apart by `kind`) so that `Platform.notifiers` keeps one type;
+a missing or unknown `kind` is reported at its own line like every other mistake.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from tiation.config.base import Secret, Strict
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    RootModel,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from tiation.config.base import EnvValue, Secret, Strict
+from tiation.config.durations import Duration
+from tiation.secrets import SecretRef
+
+KINDS = ("slack", "email", "webhook", "pagerduty", "phone")
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+MAX_TIMEOUT = timedelta(seconds=60)
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{3,30}$")
 
 
-class Notifier(Strict):
-    """Where and how notifications are delivered."""
+def _timeout(value: timedelta) -> timedelta:
+    if value <= timedelta(0) or value > MAX_TIMEOUT:
+        raise ValueError("a notifier timeout must be more than 0s and at most 60s")
+    return value
+
+
+def _address(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"expected an email address like 'alerts@example.com', got {value!r}")
+    return value
+
+
+def _phone(value: str) -> str:
+    if not _PHONE.match(value):
+        raise ValueError(f"expected a phone number like '+1-555-0101', got {value!r}")
+    return value
+
+
+def _http_url(value: str | SecretRef) -> str | SecretRef:
+    if isinstance(value, str) and not value.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL (or a secret reference to one)")
+    return value
+
+
+Timeout = Annotated[Duration, AfterValidator(_timeout)]
+Address = Annotated[str, AfterValidator(_address)]
+PhoneNumber = Annotated[str, AfterValidator(_phone)]
+Url = Annotated[EnvValue, AfterValidator(_http_url)]
+"""A URL written in the file, or a secret reference to one (when it holds a token)."""
+
+
+class _Common(Strict):
+    timeout: Timeout = timedelta(seconds=10)
+    """Bound on each network step of one send (connect, write, read)."""
+
+
+class _HttpCommon(_Common):
+    proxy: EnvValue | None = None
+    """An HTTP(S) proxy URL; proxy environment variables are ignored."""
+
+
+class SlackNotifier(_HttpCommon):
+    """A Slack incoming webhook."""
+
+    kind: Literal["slack"]
+    webhook_url: Secret
+
+
+class EmailNotifier(_Common):
+    """Email over SMTP."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    kind: Literal["email"]
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    """Upgrade the connection with STARTTLS before authenticating (refuse to send if the server cannot)."""
+    ca_file: str | None = None
+    """PEM file of certificate authorities to trust for STARTTLS (default: the system's); relative to the
+    platform file."""
+    username: EnvValue | None = None
+    password: Secret | None = None
+    sender: Address = Field(alias="from")
+    to: list[Address] = Field(default_factory=list)
+    """Addresses for notifications to a channel; a page to a person goes to the person's email."""
+
+    @field_validator("password")
+    @classmethod
+    def _needs_username(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("username") is None:
+            raise ValueError("a password needs a 'username'")
+        return value
+
+    @model_validator(mode="after")
+    def _needs_password(self) -> EmailNotifier:
+        if self.username is not None and self.password is None:
+            raise ValueError("a 'username' needs a 'password' (a secret reference)")
+        return self
+
+
+class WebhookNotifier(_HttpCommon):
+    """A generic JSON webhook, signed with HMAC-SHA256."""
+
+    kind: Literal["webhook"]
+    url: Secret
+    secret: Secret
+    """The HMAC key the receiver verifies `X-Tiation-Signature` with."""
+
+
+class PagerDutyNotifier(_HttpCommon):
+    """PagerDuty Events API v2."""
+
+    kind: Literal["pagerduty"]
+    routing_key: Secret
+    url: Url = PAGERDUTY_EVENTS_URL
+    source: str | None = None
+    """`payload.source`; default: the alert's `instance` or `service` label, else 'tiation'."""
+
+
+class PhoneNotifier(_HttpCommon):
+    """Phone call / SMS through a provider's webhook: JSON {to, message, key} with a bearer token."""
+
+    kind: Literal["phone"]
+    url: Url
+    token: Secret
+    to: PhoneNumber | None = None
+    """The number for notifications to a channel; a page to a person goes to the person's phone."""
+    max_chars: int = Field(default=300, ge=40, le=1600)
+
+
+class _UnknownKind(Strict):
+    """Takes a notifier whose `kind` is missing or unknown, so that the error points at `kind` itself."""
+
+    model_config = ConfigDict(extra="ignore")
 
     kind: Literal["slack", "email", "webhook", "pagerduty", "phone"]
-    url: Secret | None = None
+
+
+NotifierSettings = SlackNotifier | EmailNotifier | WebhookNotifier | PagerDutyNotifier | PhoneNotifier
+_BAD_KIND = "?kind"
+
+
+def _kind_tag(value: Any) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind if isinstance(kind, str) and kind in KINDS else _BAD_KIND
+
+
+_Tagged = Annotated[
+    Annotated[SlackNotifier, Tag("slack")]
+    | Annotated[EmailNotifier, Tag("email")]
+    | Annotated[WebhookNotifier, Tag("webhook")]
+    | Annotated[PagerDutyNotifier, Tag("pagerduty")]
+    | Annotated[PhoneNotifier, Tag("phone")]
+    | Annotated[_UnknownKind, Tag(_BAD_KIND)],
+    Discriminator(_kind_tag),
+]
+
+
+class Notifier(RootModel[_Tagged]):
+    """One named notifier: the settings of its kind (`.settings`), told apart by `kind`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @property
+    def settings(self) -> NotifierSettings:
+        """The kind's settings model."""
+        assert not isinstance(self.root, _UnknownKind)  # never validates: its `kind` is always wrong
+        return self.root
+
+    @property
+    def kind(self) -> str:
+        return str(self.root.kind)
+
+    def with_secret_base(self, base: Path) -> Notifier:
+        """A copy whose `file:` secret references resolve relative to `base` (the platform file's directory)."""
+        settings = self.settings
+        update: dict[str, Any] = {
+            field: SecretRef(value.ref, base=base)
+            for field in type(settings).model_fields
+            if isinstance(value := getattr(settings, field), SecretRef)
+        }
+        if (
+            isinstance(settings, EmailNotifier)
+            and settings.ca_file
+            and not Path(settings.ca_file).is_absolute()
+        ):
+            update["ca_file"] = str(base / settings.ca_file)
+        return Notifier(settings.model_copy(update=update))

@@ -7,7 +7,8 @@ Times come from the injected clock and are returned timezone-aware (UTC).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -16,10 +17,13 @@ from tiation.clock import Clock
 from tiation.state import audit as _audit
 from tiation.state import catalog as _catalog
 from tiation.state import leases as _leases
+from tiation.state import oncall as _oncall
 from tiation.state import releases as _releases
+from tiation.state.alerts import AlertTx
 from tiation.state.catalog import BackupRow, DrillRow
 from tiation.state.db import Database, open_database
 from tiation.state.location import default_state_url
+from tiation.state.oncall import OverrideRow
 from tiation.state.rows import ApprovalRow, AuditRow, DeploymentRow, Lease, ReleaseRow
 
 __all__ = ["StateStore", "default_state_url"]
@@ -57,6 +61,20 @@ class StateStore:
     def backend(self) -> str:
         """`sqlite` or `postgresql`."""
         return self._db.backend
+
+    # alerting ------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def alerts_write(self, action: str) -> Iterator[AlertTx]:
+        """The alerting tables inside one write transaction (committed on success); errors name `action`."""
+        with self._db.guard(action), self._db.write() as conn:
+            yield AlertTx(conn)
+
+    @contextmanager
+    def alerts_read(self, action: str) -> Iterator[AlertTx]:
+        """The alerting tables inside one read transaction."""
+        with self._db.guard(action), self._db.read() as conn:
+            yield AlertTx(conn)
 
     # releases -----------------------------------------------------------------------------------------
 
@@ -310,3 +328,31 @@ class StateStore:
         """Drills, newest first."""
         with self._db.guard("list drills"):
             return _catalog.list_drills(self._db, name=name, limit=limit)
+
+    # -- on-call overrides ----------------------------------------------------------------------------------
+    def add_oncall_override(
+        self, *, schedule: str, person: str, start: datetime, end: datetime, reason: str, actor: str
+    ) -> OverrideRow:
+        """Store an on-call override (audited as `oncall.override.add`)."""
+        with self._db.guard("add an on-call override"):
+            return _oncall.add_override(
+                self._db, schedule=schedule, person=person, start=start, end=end, reason=reason, actor=actor
+            )
+
+    def list_oncall_overrides(
+        self,
+        *,
+        schedule: str | None = None,
+        ending_after: datetime | None = None,
+        starting_before: datetime | None = None,
+    ) -> list[OverrideRow]:
+        """Stored on-call overrides (of one schedule, overlapping a range), oldest first."""
+        with self._db.guard("list on-call overrides"):
+            return _oncall.list_overrides(
+                self._db, schedule=schedule, ending_after=ending_after, starting_before=starting_before
+            )
+
+    def remove_oncall_override(self, override_id: int, *, actor: str) -> OverrideRow | None:
+        """Delete an on-call override (audited as `oncall.override.remove`); None if there is no such id."""
+        with self._db.guard("remove an on-call override"):
+            return _oncall.remove_override(self._db, override_id, actor=actor)

@@ -1,0 +1,353 @@
+"""`tiation alerts …`: list, show, ack, resolve, silence, explain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from tiation.cli.context import AppContext
+from tiation.cli.output import Output
+from tiation.errors import UsageError
+
+
+def _service(app: AppContext) -> Any:
+    from tiation.alerting.service import AlertService
+
+    return AlertService(app.loaded().platform, app.store(), app.clock)
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _labels(pairs: tuple[str, ...], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{what}: expected NAME=VALUE, got {pair!r}")
+        out[name] = value
+    return out
+
+
+def _time(app: AppContext, text: str | None, what: str) -> datetime:
+    from tiation.oncall.times import parse_time
+
+    now = app.clock.now()
+    return now if text is None else parse_time(text, ZoneInfo("UTC"), now, what=what)
+
+
+def _incident_dict(i: Any) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "state": i.state,
+        "severity": i.severity,
+        "title": i.title,
+        "policy": i.policy,
+        "labels": i.labels,
+        "silenced": i.silenced,
+        "deployment_id": i.deployment_id,
+        "opened_at": i.opened_at,
+        "acknowledged_at": i.acknowledged_at,
+        "acknowledged_by": i.acknowledged_by,
+        "resolved_at": i.resolved_at,
+        "resolved_by": i.resolved_by,
+    }
+
+
+@click.group()
+def alerts() -> None:
+    """Incidents from alerts: list, show, acknowledge, resolve, silence, explain."""
+
+
+@alerts.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include resolved incidents.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "json_mode", is_flag=True)
+@click.pass_obj
+def list_(app: AppContext, show_all: bool, limit: int, json_mode: bool) -> None:
+    """Open incidents (newest first)."""
+    out = Output(json_mode=json_mode)
+    states = () if show_all else ("triggered", "acknowledged")
+    with app.store().alerts_read("list incidents") as tx:
+        rows = tx.list_incidents(states=states, limit=limit)
+    out.data([_incident_dict(i) for i in rows])
+    if not rows:
+        out.line("no open incidents" if not show_all else "no incidents")
+        return
+    out.table(
+        ["id", "state", "severity", "title", "opened (UTC)", "by"],
+        [
+            [i.id, i.state, i.severity, i.title, _when(i.opened_at), i.acknowledged_by or i.resolved_by or ""]
+            for i in rows
+        ],
+    )
+
+
+@alerts.command("show")
+@click.argument("incident_id")
+@click.option("--json", "json_mode", is_flag=True)
+@click.pass_obj
+def show(app: AppContext, incident_id: str, json_mode: bool) -> None:
+    """One incident: its alerts, timeline, escalation steps and notifications."""
+    from tiation.alerting.pipeline import step_label
+
+    out = Output(json_mode=json_mode)
+    with app.store().alerts_read("show an incident") as tx:
+        incident = tx.get_incident(incident_id)
+        if incident is None:
+            raise UsageError(f"no incident {incident_id!r} (see: tiation alerts list --all)")
+        alerts_ = tx.alerts_of(incident.id)
+        timeline = tx.timeline(incident.id)
+        steps = tx.steps_of(incident.id)
+        sent = tx.list_outbox(incident_id=incident.id)
+    out.data(
+        {
+            **_incident_dict(incident),
+            "alerts": [
+                {
+                    "fingerprint": a.fingerprint,
+                    "status": a.status,
+                    "labels": a.labels,
+                    "annotations": a.annotations,
+                    "received": a.received,
+                }
+                for a in alerts_
+            ],
+            "timeline": [
+                {"at": e.at, "stage": e.stage, "outcome": e.outcome, "reason": e.reason, "actor": e.actor}
+                for e in timeline
+            ],
+            "steps": [
+                {
+                    "ordinal": s.ordinal,
+                    "step": s.step + 1,
+                    "label": step_label(s.step, s.round),
+                    "round": s.round + 1,
+                    "due_at": s.due_at,
+                    "state": s.state,
+                    "fired_at": s.fired_at,
+                }
+                for s in steps
+            ],
+            "notifications": [
+                {
+                    "notifier": o.notifier,
+                    "event": o.payload.get("event"),
+                    "state": o.state,
+                    "attempts": o.attempts,
+                    "last_error": o.last_error,
+                    "to": (o.payload.get("recipient") or {}).get("name"),
+                }
+                for o in sent
+            ],
+        }
+    )
+    out.line(f"{incident.id}  {incident.title}  ({incident.state})")
+    out.line(f"opened {_when(incident.opened_at)} UTC; policy {incident.policy or '-'}")
+    if incident.deployment_id:
+        out.line(f"preceded by deploy {incident.deployment_id} (tiation why {incident.deployment_id})")
+    out.table(
+        ["fingerprint", "status", "received", "labels"],
+        [
+            [a.fingerprint, a.status, a.received, ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items()))]
+            for a in alerts_
+        ],
+        title="alerts",
+    )
+    out.table(
+        ["at (UTC)", "stage", "outcome", "reason"],
+        [[_when(e.at), e.stage, e.outcome, e.reason] for e in timeline],
+        title="timeline",
+    )
+    if steps:
+        out.table(
+            ["step", "due (UTC)", "state"],
+            [[step_label(s.step, s.round), _when(s.due_at), s.state] for s in steps],
+            title="escalation",
+        )
+    if sent:
+        out.table(
+            ["notifier", "to", "event", "state", "attempts", "last error"],
+            [
+                [
+                    o.notifier,
+                    (o.payload.get("recipient") or {}).get("name") or "(channel)",
+                    o.payload.get("event"),
+                    o.state,
+                    o.attempts,
+                    o.last_error or "",
+                ]
+                for o in sent
+            ],
+            title="notifications",
+        )
+
+
+@alerts.command("ack")
+@click.argument("incident_id")
+@click.option("--json", "json_mode", is_flag=True)
+@click.pass_obj
+def ack(app: AppContext, incident_id: str, json_mode: bool) -> None:
+    """Acknowledge an incident: escalation stops; the people already paged are told."""
+    out = Output(json_mode=json_mode)
+    incident = _service(app).acknowledge(incident_id, actor=app.who())
+    out.data(_incident_dict(incident))
+    out.line(f"{incident.id} acknowledged by {incident.acknowledged_by}; escalation stopped")
+
+
+@alerts.command("resolve")
+@click.argument("incident_id")
+@click.option("--json", "json_mode", is_flag=True)
+@click.pass_obj
+def resolve(app: AppContext, incident_id: str, json_mode: bool) -> None:
+    """Resolve an incident by hand."""
+    out = Output(json_mode=json_mode)
+    incident = _service(app).resolve(incident_id, actor=app.who())
+    out.data(_incident_dict(incident))
+    out.line(f"{incident.id} resolved by {incident.resolved_by}")
+
+
+@alerts.command("explain")
+@click.argument("labels", nargs=-1, required=True)
+@click.option(
+    "--at", "at_text", metavar="TIME", help="When the alert fires (default: now; e.g. 2026-03-29T02:30Z)."
+)
+@click.option("--json", "json_mode", is_flag=True)
+@click.pass_obj
+def explain(app: AppContext, labels: tuple[str, ...], at_text: str | None, json_mode: bool) -> None:
+    """What would happen to an alert with LABELS (NAME=VALUE …): route, silences, steps, who is paged."""
+    from tiation.alerting.explain import explain as run_explain
+    from tiation.alerting.pipeline import step_label
+    from tiation.alerting.service import schedule_resolver, stored_silences
+
+    out = Output(json_mode=json_mode)
+    at = _time(app, at_text, "--at")
+    platform, store = app.loaded().platform, app.store()
+    with store.alerts_read("read silences") as tx:
+        stored = stored_silences(tx, at)
+    result = run_explain(
+        platform.alerting, _labels(labels, "labels"), at, schedule_resolver(platform, store), stored
+    )
+    out.data(result.to_dict())
+    out.line(f"fingerprint {result.fingerprint}; group {result.group_key}; at {_when(at)} UTC")
+    for d in result.decisions:
+        out.line(f"  {d.stage:<9} {d.reason}")
+    for s in result.steps:
+        paged = ", ".join(s.paged) or "nobody"
+        note = f"  ({'; '.join(s.notes)})" if s.notes else ""
+        out.line(f"  {step_label(s.step, s.round)} at {_when(s.due_at)} UTC: {paged}{note}")
+
+
+@alerts.group("silence")
+def silence() -> None:
+    """Silences added by hand (the platform file's silences are listed by `tiation validate`)."""
+
+
+@silence.command("add")
+@click.argument("matchers", nargs=-1, required=True)
+@click.option("--for", "duration", default="2h", show_default=True, help="How long, e.g. 30m, 2h.")
+@click.option("--start", "start_text", metavar="TIME", help="When it starts (default: now).")
+@click.option("--comment", required=True, help="Why (shown on every incident it silences).")
+@click.option("--json", "json_mode", is_flag=True)
+@click.pass_obj
+def silence_add(
+    app: AppContext,
+    matchers: tuple[str, ...],
+    duration: str,
+    start_text: str | None,
+    comment: str,
+    json_mode: bool,
+) -> None:
+    """Silence alerts whose labels match MATCHERS (NAME=REGEX …)."""
+    import re
+
+    from tiation.config.durations import parse_duration
+
+    out = Output(json_mode=json_mode)
+    match = _labels(matchers, "matchers")
+    for name, pattern in match.items():
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise UsageError(f"matchers: {name}: not a regular expression: {exc}") from None
+    try:
+        length = parse_duration(duration)
+    except ValueError as exc:
+        raise UsageError(f"--for: {exc}") from None
+    if length.total_seconds() <= 0:
+        raise UsageError("--for: a silence must last longer than 0s")
+    start = _time(app, start_text, "--start")
+    store = app.store()
+    with store.alerts_write("add a silence") as tx:
+        silence_id = tx.add_silence(match, start, start + length, comment, app.who(), app.clock.now())
+    store.audit(
+        actor=app.who(),
+        action="alerts.silence.add",
+        details={
+            "id": silence_id,
+            "matchers": match,
+            "starts_at": start.isoformat(),
+            "ends_at": (start + length).isoformat(),
+            "comment": comment,
+        },
+    )
+    out.data({"id": silence_id, "matchers": match, "starts_at": start, "ends_at": start + length})
+    out.line(f"silence #{silence_id} until {_when(start + length)} UTC")
+
+
+@silence.command("list")
+@click.option("--json", "json_mode", is_flag=True)
+@click.pass_obj
+def silence_list(app: AppContext, json_mode: bool) -> None:
+    """Silences added by hand, newest first."""
+    out = Output(json_mode=json_mode)
+    now = app.clock.now()
+    with app.store().alerts_read("list silences") as tx:
+        rows = tx.list_silences()
+    out.data(
+        [
+            {
+                "id": r.id,
+                "matchers": r.matchers,
+                "starts_at": r.starts_at,
+                "ends_at": r.ends_at,
+                "comment": r.comment,
+                "actor": r.actor,
+                "active": r.starts_at <= now < r.ends_at,
+            }
+            for r in rows
+        ]
+    )
+    out.table(
+        ["id", "matchers", "from (UTC)", "until (UTC)", "active", "by", "comment"],
+        [
+            [
+                r.id,
+                ", ".join(f"{k}=~{v}" for k, v in r.matchers.items()),
+                _when(r.starts_at),
+                _when(r.ends_at),
+                "yes" if r.starts_at <= now < r.ends_at else "no",
+                r.actor,
+                r.comment,
+            ]
+            for r in rows
+        ],
+    )
+
+
+@silence.command("expire")
+@click.argument("silence_id", type=int)
+@click.pass_obj
+def silence_expire(app: AppContext, silence_id: int) -> None:
+    """End a silence now."""
+    store = app.store()
+    with store.alerts_write("expire a silence") as tx:
+        ok = tx.expire_silence(silence_id, app.clock.now())
+    if not ok:
+        raise UsageError(f"no silence #{silence_id} in force (see: tiation alerts silence list)")
+    store.audit(actor=app.who(), action="alerts.silence.expire", details={"id": silence_id})
+    Output().line(f"silence #{silence_id} expired")

@@ -1,0 +1,186 @@
+"""`tiation render …`: the platform file as configuration for other tools (Prometheus, Alertmanager, …).
+
+Each subcommand renders with a pure function of the platform file, then writes the files atomically and only
+when their bytes change; the output lists every file (wrote / unchanged / removed). New targets (`kubernetes`,
+`compose`) are further subcommands that return `RenderedFile`s and call `_write_and_report`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tiation.cli.context import AppContext
+from tiation.cli.output import Output
+from tiation.errors import UsageError
+
+_OUT = click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write into (created if missing).",
+)
+_JSON = click.option("--json", "json_mode", is_flag=True, help="Print a summary of what was written as JSON.")
+
+
+@click.group()
+def render() -> None:
+    """Render the platform file into what other tools read. Same input, byte-identical output."""
+
+
+def _write_and_report(
+    out: Output,
+    kind: str,
+    out_dir: Path,
+    files: Sequence[Any],
+    *,
+    marker: str = "",
+    suffixes: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
+) -> None:
+    from tiation.render.files import write_files
+
+    written, removed = write_files(out_dir, files, marker=marker, suffixes=suffixes)
+    out.data(
+        {
+            "kind": kind,
+            "out": str(out_dir),
+            "files": [
+                {
+                    "path": str(w.path),
+                    "role": w.file.role,
+                    "group": w.file.group,
+                    "changed": w.changed,
+                    "sha256": w.file.sha256,
+                }
+                for w in written
+            ],
+            "removed": [str(p) for p in removed],
+            **(extra or {}),
+        }
+    )
+    for w in written:
+        out.line(f"{'wrote' if w.changed else 'unchanged'} {w.path}")
+    for path in removed:
+        out.line(f"removed {path} (no longer rendered)")
+
+
+@render.command("prometheus")
+@_OUT
+@_JSON
+@click.pass_obj
+def prometheus(app: AppContext, out_dir: Path, json_mode: bool) -> None:
+    """Prometheus rule files from alerting.rules, one per group, each with a `promtool test rules` file."""
+    from tiation.render.prometheus import MARKER, RULES_SUFFIX, TESTS_SUFFIX, render_prometheus
+
+    out = Output(json_mode=json_mode)
+    loaded = app.loaded()
+    groups = loaded.platform.alerting.rules
+    result = render_prometheus(groups, source=loaded.path.name)
+    untested = [{"group": u.group, "alert": u.alert, "reason": u.reason} for u in result.untested]
+    _write_and_report(
+        out,
+        "prometheus",
+        out_dir,
+        result.files,
+        marker=MARKER,
+        suffixes=(RULES_SUFFIX, TESTS_SUFFIX),
+        extra={
+            "groups": len(groups),
+            "rules": sum(len(g.rules) for g in groups),
+            "generated_tests": result.generated_tests,
+            "explicit_tests": result.explicit_tests,
+            "untested": untested,
+        },
+    )
+    if not groups:
+        out.line("alerting.rules is empty: no rule files")
+        return
+    rules = sum(len(g.rules) for g in groups)
+    out.line(
+        f"{len(groups)} groups, {rules} rules: {result.generated_tests} generated tests, "
+        f"{result.explicit_tests} from tests:"
+    )
+    for u in result.untested:
+        out.line(f"! no test for {u.group}/{u.alert}: {u.reason} (give the rule tests:)", style="yellow")
+    out.line(
+        f"check: promtool check rules {out_dir}/*{RULES_SUFFIX} && promtool test rules {out_dir}/*{TESTS_SUFFIX}"
+    )
+
+
+@render.command("alertmanager")
+@_OUT
+@click.option(
+    "--webhook-url",
+    metavar="URL",
+    help="tiation's intake URL (default: server.public_url or http://host:port, + /api/v1/intake/alertmanager).",
+)
+@click.option(
+    "--token-file",
+    metavar="PATH",
+    help="File Alertmanager reads the intake bearer token from (default: alertmanager.token beside the config).",
+)
+@click.option("--group-wait", default="1s", show_default=True, metavar="DURATION")
+@click.option("--group-interval", default="5s", show_default=True, metavar="DURATION")
+@click.option("--repeat-interval", default="1h", show_default=True, metavar="DURATION")
+@_JSON
+@click.pass_obj
+def alertmanager(
+    app: AppContext,
+    out_dir: Path,
+    webhook_url: str | None,
+    token_file: str | None,
+    group_wait: str,
+    group_interval: str,
+    repeat_interval: str,
+    json_mode: bool,
+) -> None:
+    """An Alertmanager config whose only receiver is tiation's webhook (bearer token from a file)."""
+    from tiation.render.alertmanager import (
+        DEFAULT_TOKEN_FILE,
+        AlertmanagerSettings,
+        intake_url,
+        render_alertmanager,
+    )
+
+    out = Output(json_mode=json_mode)
+    loaded = app.loaded()
+    url = webhook_url or intake_url(loaded.platform.server.base_url)
+    token = str(Path(token_file).expanduser().absolute()) if token_file else DEFAULT_TOKEN_FILE
+    settings = AlertmanagerSettings(
+        webhook_url=url,
+        token_file=token,
+        group_wait=_duration("--group-wait", group_wait),
+        group_interval=_duration("--group-interval", group_interval),
+        repeat_interval=_duration("--repeat-interval", repeat_interval),
+    )
+    file = render_alertmanager(settings, source=loaded.path.name)
+    token_path = out_dir / token if not Path(token).is_absolute() else Path(token)
+    extra = {"webhook_url": url, "token_file": str(token_path), "token_file_exists": token_path.is_file()}
+    _write_and_report(out, "alertmanager", out_dir, [file], extra=extra)
+    out.line(f"receiver: {url} (bearer token read from {token_path})")
+    if not token_path.is_file():
+        out.line(
+            f"! {token_path} does not exist yet: put the intake token there (its SHA-256 goes in "
+            "alerting.intake.alertmanager.tokens_sha256)",
+            style="yellow",
+        )
+    out.line(f"check: amtool check-config {out_dir / file.name}")
+
+
+def _duration(option: str, text: str) -> timedelta:
+    from tiation.config.durations import parse_duration
+
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+    if value <= timedelta(0):
+        raise UsageError(f"{option}: must be longer than 0s")
+    return value

@@ -1,0 +1,480 @@
+"""Incidents, alerts, timelines, escalation timers and the outbox, on one connection (`AlertTx`).
+
+The alerting service runs each decision inside one transaction: a batch of alerts, one fired escalation step,
+one delivery result. `StateStore.alerts_write()` / `alerts_read()` hand out an `AlertTx` bound to such a
+transaction. Exactly-once timers rest on `fire_step`: it flips a step from `pending` to `fired` only if it is
+still pending, in the same transaction that queues the step's notifications.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from tiation.state.rows import utc
+from tiation.state.schema import alerts, escalation_steps, incident_events, incidents, outbox, silences
+
+OPEN_STATES = ("triggered", "acknowledged")
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """An incident as stored."""
+
+    id: str
+    group_key: str
+    state: str
+    severity: str
+    policy: str | None
+    title: str
+    labels: dict[str, str]
+    silenced: bool
+    deployment_id: str | None
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """The latest occurrence of one alert."""
+
+    fingerprint: str
+    incident_id: str | None
+    status: str
+    source: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: datetime | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None
+    received: int
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One timeline entry."""
+
+    id: int
+    incident_id: str
+    at: datetime
+    stage: str
+    outcome: str
+    reason: str
+    actor: str | None
+    fingerprint: str | None
+
+
+@dataclass(frozen=True)
+class SilenceRow:
+    """A silence added through the CLI or API."""
+
+    id: int
+    matchers: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime
+    comment: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One planned escalation step."""
+
+    id: int
+    incident_id: str
+    ordinal: int
+    step: int
+    round: int
+    due_at: datetime
+    state: str
+    fired_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One notification in the outbox."""
+
+    id: int
+    key: str
+    notifier: str
+    incident_id: str | None
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def _opt(value: datetime | None) -> datetime | None:
+    return utc(value) if value is not None else None
+
+
+def _incident(r: Row[Any]) -> IncidentRow:
+    return IncidentRow(
+        r.id,
+        r.group_key,
+        r.state,
+        r.severity,
+        r.policy,
+        r.title,
+        json.loads(r.labels),
+        bool(r.silenced),
+        r.deployment_id,
+        utc(r.opened_at),
+        _opt(r.acknowledged_at),
+        r.acknowledged_by,
+        _opt(r.resolved_at),
+        r.resolved_by,
+    )
+
+
+def _alert(r: Row[Any]) -> AlertRow:
+    return AlertRow(
+        r.fingerprint,
+        r.incident_id,
+        r.status,
+        r.source,
+        json.loads(r.labels),
+        json.loads(r.annotations),
+        _opt(r.starts_at),
+        utc(r.first_seen_at),
+        utc(r.last_seen_at),
+        _opt(r.resolved_at),
+        r.received,
+    )
+
+
+def _step(r: Row[Any]) -> StepRow:
+    return StepRow(r.id, r.incident_id, r.ordinal, r.step, r.round, utc(r.due_at), r.state, _opt(r.fired_at))
+
+
+def _outbox(r: Row[Any]) -> OutboxRow:
+    return OutboxRow(
+        r.id,
+        r.key,
+        r.notifier,
+        r.incident_id,
+        json.loads(r.payload),
+        r.state,
+        r.attempts,
+        utc(r.next_attempt_at),
+        r.last_error,
+        utc(r.created_at),
+        _opt(r.sent_at),
+    )
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class AlertTx:
+    """The alerting tables, inside one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # alerts and incidents ---------------------------------------------------------------------------------
+
+    def alerts_by_fingerprint(self, fingerprints: Sequence[str]) -> dict[str, AlertRow]:
+        """Known alerts among `fingerprints`."""
+        found: dict[str, AlertRow] = {}
+        for part in _chunks(sorted(set(fingerprints))):
+            for r in self.conn.execute(select(alerts).where(alerts.c.fingerprint.in_(part))):
+                found[r.fingerprint] = _alert(r)
+        return found
+
+    def open_incidents_by_key(self, keys: Sequence[str]) -> dict[str, IncidentRow]:
+        """Open (triggered or acknowledged) incidents among these group keys."""
+        found: dict[str, IncidentRow] = {}
+        for part in _chunks(sorted(set(keys))):
+            query = select(incidents).where(
+                incidents.c.group_key.in_(part), incidents.c.state.in_(OPEN_STATES)
+            )
+            for r in self.conn.execute(query):
+                found[r.group_key] = _incident(r)
+        return found
+
+    def incidents_by_id(self, ids: Sequence[str]) -> dict[str, IncidentRow]:
+        """Incidents among these ids."""
+        found: dict[str, IncidentRow] = {}
+        for part in _chunks(sorted(set(ids))):
+            for r in self.conn.execute(select(incidents).where(incidents.c.id.in_(part))):
+                found[r.id] = _incident(r)
+        return found
+
+    def get_incident(self, incident_id: str) -> IncidentRow | None:
+        """An incident by id or unique prefix."""
+        rows = self.conn.execute(
+            select(incidents).where(incidents.c.id.like(incident_id.replace("%", "") + "%")).limit(2)
+        ).all()
+        return _incident(rows[0]) if len(rows) == 1 else None
+
+    def list_incidents(self, *, states: Sequence[str] = (), limit: int = 100) -> list[IncidentRow]:
+        """Incidents, newest first, optionally only in `states`."""
+        query = select(incidents).order_by(incidents.c.seq.desc()).limit(limit)
+        if states:
+            query = query.where(incidents.c.state.in_(states))
+        return [_incident(r) for r in self.conn.execute(query)]
+
+    def insert_incidents(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert new incidents (`labels` as a dict)."""
+        if rows:
+            self.conn.execute(insert(incidents), [{**r, "labels": json.dumps(r["labels"])} for r in rows])
+
+    def set_incident(self, incident_id: str, **values: Any) -> None:
+        """Update columns of one incident."""
+        self.conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+
+    def upsert_alerts(self, new: Sequence[Mapping[str, Any]], changed: Sequence[Mapping[str, Any]]) -> None:
+        """Insert `new` alert rows and replace `changed` ones (labels/annotations as dicts)."""
+
+        def encode(r: Mapping[str, Any]) -> dict[str, Any]:
+            return {**r, "labels": json.dumps(r["labels"]), "annotations": json.dumps(r["annotations"])}
+
+        if new:
+            self.conn.execute(insert(alerts), [encode(r) for r in new])
+        for r in changed:
+            values = encode(r)
+            fp = values.pop("fingerprint")
+            self.conn.execute(update(alerts).where(alerts.c.fingerprint == fp).values(**values))
+
+    def touch_alerts(self, fingerprints: Sequence[str], at: datetime) -> None:
+        """Count one more receipt of each (duplicate) alert and move its last-seen time."""
+        for part in _chunks(list(fingerprints)):
+            self.conn.execute(
+                update(alerts)
+                .where(alerts.c.fingerprint.in_(part))
+                .values(received=alerts.c.received + 1, last_seen_at=at)
+            )
+
+    def alerts_of(self, incident_id: str) -> list[AlertRow]:
+        """The alerts of one incident."""
+        query = select(alerts).where(alerts.c.incident_id == incident_id).order_by(alerts.c.first_seen_at)
+        return [_alert(r) for r in self.conn.execute(query)]
+
+    def firing_count(self, incident_id: str) -> int:
+        """How many of the incident's alerts still fire."""
+        query = select(func.count()).where(alerts.c.incident_id == incident_id, alerts.c.status == "firing")
+        return int(self.conn.execute(query).scalar_one())
+
+    # silences -------------------------------------------------------------------------------------------
+
+    def add_silence(
+        self,
+        matchers: Mapping[str, str],
+        starts_at: datetime,
+        ends_at: datetime,
+        comment: str,
+        actor: str,
+        at: datetime,
+    ) -> int:
+        """Store a silence; its id."""
+        result = self.conn.execute(
+            insert(silences).values(
+                matchers=json.dumps(dict(matchers)),
+                starts_at=starts_at,
+                ends_at=ends_at,
+                comment=comment,
+                actor=actor,
+                created_at=at,
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def list_silences(self, *, active_at: datetime | None = None) -> list[SilenceRow]:
+        """Stored silences (only those in force at `active_at`, if given), newest first."""
+        query = select(silences).order_by(silences.c.id.desc())
+        if active_at is not None:
+            query = query.where(silences.c.starts_at <= active_at, silences.c.ends_at > active_at)
+        return [
+            SilenceRow(r.id, json.loads(r.matchers), utc(r.starts_at), utc(r.ends_at), r.comment, r.actor)
+            for r in self.conn.execute(query)
+        ]
+
+    def expire_silence(self, silence_id: int, at: datetime) -> bool:
+        """End a stored silence now; False if there is no such silence in force."""
+        result = self.conn.execute(
+            update(silences).where(silences.c.id == silence_id, silences.c.ends_at > at).values(ends_at=at)
+        )
+        return result.rowcount == 1
+
+    # timeline ---------------------------------------------------------------------------------------------
+
+    def add_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Append timeline entries (incident_id, at, stage, outcome, reason[, actor, fingerprint])."""
+        if rows:
+            self.conn.execute(
+                insert(incident_events),
+                [{"actor": None, "fingerprint": None, **r} for r in rows],
+            )
+
+    def timeline(self, incident_id: str) -> list[EventRow]:
+        """One incident's timeline, oldest first."""
+        query = select(incident_events).where(incident_events.c.incident_id == incident_id)
+        return [
+            EventRow(r.id, r.incident_id, utc(r.at), r.stage, r.outcome, r.reason, r.actor, r.fingerprint)
+            for r in self.conn.execute(query.order_by(incident_events.c.id))
+        ]
+
+    # escalation timers ------------------------------------------------------------------------------------
+
+    def add_steps(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Plan escalation steps (incident_id, ordinal, step, round, due_at), all pending."""
+        if rows:
+            self.conn.execute(insert(escalation_steps), [{**r, "state": "pending"} for r in rows])
+
+    def due_steps(self, now: datetime, limit: int = 100) -> list[StepRow]:
+        """Pending steps due at or before `now`, earliest first."""
+        query = (
+            select(escalation_steps)
+            .where(escalation_steps.c.state == "pending", escalation_steps.c.due_at <= now)
+            .order_by(escalation_steps.c.due_at, escalation_steps.c.id)
+            .limit(limit)
+        )
+        return [_step(r) for r in self.conn.execute(query)]
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending step is due."""
+        value = self.conn.execute(
+            select(func.min(escalation_steps.c.due_at)).where(escalation_steps.c.state == "pending")
+        ).scalar_one()
+        return utc(value) if value is not None else None
+
+    def fire_step(self, step_id: int, at: datetime) -> bool:
+        """Mark a step fired; False if it was not pending any more (fired or cancelled elsewhere)."""
+        result = self.conn.execute(
+            update(escalation_steps)
+            .where(escalation_steps.c.id == step_id, escalation_steps.c.state == "pending")
+            .values(state="fired", fired_at=at)
+        )
+        return result.rowcount == 1
+
+    def cancel_steps(self, incident_id: str) -> int:
+        """Cancel every pending step of an incident; how many were cancelled."""
+        result = self.conn.execute(
+            update(escalation_steps)
+            .where(escalation_steps.c.incident_id == incident_id, escalation_steps.c.state == "pending")
+            .values(state="cancelled")
+        )
+        return int(result.rowcount)
+
+    def shift_pending_steps(self, incident_id: str, by: timedelta) -> int:
+        """Move every pending step of an incident later by `by`; how many moved."""
+        pending = [s for s in self.steps_of(incident_id) if s.state == "pending"]
+        for s in pending:
+            self.conn.execute(
+                update(escalation_steps).where(escalation_steps.c.id == s.id).values(due_at=s.due_at + by)
+            )
+        return len(pending)
+
+    def steps_of(self, incident_id: str) -> list[StepRow]:
+        """An incident's planned steps in order."""
+        query = select(escalation_steps).where(escalation_steps.c.incident_id == incident_id)
+        return [_step(r) for r in self.conn.execute(query.order_by(escalation_steps.c.ordinal))]
+
+    # outbox -----------------------------------------------------------------------------------------------
+
+    def enqueue(self, rows: Sequence[Mapping[str, Any]], at: datetime) -> int:
+        """Queue notifications (key, notifier, incident_id, payload); keys already queued are skipped."""
+        keys = [r["key"] for r in rows]
+        seen: set[str] = set()
+        for part in _chunks(keys):
+            seen.update(self.conn.execute(select(outbox.c.key).where(outbox.c.key.in_(part))).scalars())
+        fresh = []
+        for r in rows:
+            if r["key"] in seen:
+                continue
+            seen.add(r["key"])
+            fresh.append(
+                {
+                    **r,
+                    "payload": json.dumps(r["payload"]),
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                    "created_at": at,
+                }
+            )
+        if fresh:
+            self.conn.execute(insert(outbox), fresh)
+        return len(fresh)
+
+    def outbox_heads(self) -> list[OutboxRow]:
+        """The oldest pending notification of each notifier (delivery is in order per notifier)."""
+        firsts = (
+            select(func.min(outbox.c.id)).where(outbox.c.state == "pending").group_by(outbox.c.notifier)
+        ).scalar_subquery()
+        query = select(outbox).where(outbox.c.id.in_(firsts)).order_by(outbox.c.id)
+        return [_outbox(r) for r in self.conn.execute(query)]
+
+    def outbox_head(self, notifier: str) -> OutboxRow | None:
+        """The oldest pending notification of one notifier."""
+        query = (
+            select(outbox)
+            .where(outbox.c.state == "pending", outbox.c.notifier == notifier)
+            .order_by(outbox.c.id)
+            .limit(1)
+        )
+        r = self.conn.execute(query).first()
+        return _outbox(r) if r is not None else None
+
+    def outbox_update(self, row_id: int, **values: Any) -> None:
+        """Record a delivery attempt's outcome."""
+        self.conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+
+    def list_outbox(self, *, incident_id: str | None = None, limit: int = 500) -> list[OutboxRow]:
+        """Notifications, oldest first (optionally of one incident)."""
+        query = select(outbox).order_by(outbox.c.id).limit(limit)
+        if incident_id is not None:
+            query = query.where(outbox.c.incident_id == incident_id)
+        return [_outbox(r) for r in self.conn.execute(query)]
+
+    def outbox_pending_count(self) -> int:
+        """Notifications not yet delivered (nor given up on)."""
+        return int(self.conn.execute(select(func.count()).where(outbox.c.state == "pending")).scalar_one())
+
+
+@dataclass(frozen=True)
+class RecentDeploy:
+    """The deploy that preceded an incident (the deploy pillar's record, as the alert pillar sees it)."""
+
+    id: str
+    environment: str
+    service: str
+    version: str
+    kind: str
+    status: str
+    started_at: datetime
+
+
+def latest_deployment(
+    tx: AlertTx, service: str, environment: str | None, before: datetime
+) -> RecentDeploy | None:
+    """The newest deploy of `service` (in `environment`, if given) that started before `before`."""
+    from tiation.state.schema import deployments
+
+    query = (
+        select(deployments)
+        .where(deployments.c.service == service, deployments.c.started_at <= before)
+        .order_by(deployments.c.started_at.desc())
+        .limit(1)
+    )
+    if environment is not None:
+        query = query.where(deployments.c.environment == environment)
+    r = tx.conn.execute(query).first()
+    if r is None:
+        return None
+    return RecentDeploy(r.id, r.environment, r.service, r.version, r.kind, r.status, utc(r.started_at))
