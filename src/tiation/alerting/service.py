@@ -72,7 +72,6 @@ class _Batch:
     touched: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
     resolved_alerts: dict[str, list[str]] = field(default_factory=dict)  # incident -> fingerprints
     acks: list[str] = field(default_factory=list)
     silences: list[tuple[int, Silence]] = field(default_factory=list)
@@ -102,9 +101,13 @@ class AlertService:
 
     def ingest(self, events: Sequence[AlertEvent]) -> IngestResult:
         """Run a batch of alert events through the pipeline in one transaction."""
+        return self.ingest_groups([events])[0]
+
+    def ingest_groups(self, groups: Sequence[Sequence[AlertEvent]]) -> list[IngestResult]:
+        """Several requests' events in one transaction (group commit), with one result per request."""
         now = self.clock.now()
-        counts = {"new": 0, "duplicates": 0, "resolved": 0, "acknowledged": 0, "silenced": 0}
-        seen_incidents: dict[str, None] = {}
+        events = [e for group in groups for e in group]
+        results: list[IngestResult] = []
         with self.store.alerts_write("ingest alerts") as tx:
             fps = [e.fingerprint for e in events]
             known = tx.alerts_by_fingerprint(fps)
@@ -113,19 +116,25 @@ class AlertService:
             linked = [a.incident_id for a in known.values() if a.incident_id]
             incidents = {**tx.incidents_by_id(linked), **{i.id: i for i in open_by_key.values()}}
             batch = _Batch(now, known, open_by_key, incidents, silences=stored_silences(tx, now))
-            for event, fp, key in zip(events, fps, keys, strict=True):
-                outcome, incident_id = self._one(tx, batch, event, fp, key)
-                counts[outcome] += 1
-                if incident_id is not None:
-                    seen_incidents[incident_id] = None
+            at = 0
+            for group in groups:
+                counts = {"new": 0, "duplicates": 0, "resolved": 0, "acknowledged": 0, "silenced": 0}
+                seen: dict[str, None] = {}
+                for event in group:
+                    outcome, incident_id = self._one(tx, batch, event, fps[at], keys[at])
+                    at += 1
+                    counts[outcome] += 1
+                    if incident_id is not None:
+                        seen[incident_id] = None
+                results.append(IngestResult(received=len(group), incidents=tuple(seen), **counts))
             self._write(tx, batch)
-            for incident_id, fingerprints in batch.resolved_alerts.items():
-                self._maybe_resolve(tx, batch, incident_id, fingerprints)
+            for incident_id in batch.resolved_alerts:
+                self._maybe_resolve(tx, batch, incident_id)
             for incident_id in dict.fromkeys(batch.acks):
                 self._acknowledge(tx, incident_id, actor="source", at=now)
-        if batch.outbox or batch.steps or batch.resolved_alerts or batch.acks:
+        if batch.steps or batch.resolved_alerts or batch.acks:
             self.on_change()
-        return IngestResult(received=len(events), incidents=tuple(seen_incidents), **counts)
+        return results
 
     def _known(self, batch: _Batch, fp: str) -> stages.KnownAlert | None:
         row = batch.new_alerts.get(fp) or batch.changed_alerts.get(fp)
@@ -289,11 +298,10 @@ class AlertService:
         tx.touch_alerts([fp for fp in batch.touched if fp not in batch.changed_alerts], batch.now)
         tx.add_events(batch.events)
         tx.add_steps(batch.steps)
-        tx.enqueue(batch.outbox, batch.now)
 
     # acknowledge / resolve --------------------------------------------------------------------------------
 
-    def _maybe_resolve(self, tx: AlertTx, batch: _Batch, incident_id: str, fingerprints: list[str]) -> None:
+    def _maybe_resolve(self, tx: AlertTx, batch: _Batch, incident_id: str) -> None:
         incident = tx.incidents_by_id([incident_id]).get(incident_id)
         if incident is None or incident.state not in OPEN_STATES:
             return

@@ -60,5 +60,13 @@ def summarize(loaded: LoadedPlatform) -> dict[str, Any]:
             "environments": len(environments),
             "services": len(services),
             "probes": sum(len(s.health.probes) for s in platform.services.values()),
+            "backups": len(platform.backups),
+            "people": len(platform.people),
+            "schedules": len(platform.oncall.schedules),
+            "notifiers": len(platform.notifiers),
+            "alert_rules": sum(len(g.rules) for g in platform.alerting.rules),
+            "severities": len(platform.alerting.severities),
+            "policies": len(platform.alerting.policies),
+            "silences": len(platform.alerting.silences),
         },
     }

@@ -281,3 +281,12 @@ def test_an_incident_knows_the_deploy_that_preceded_it(tmp_path: Path) -> None:
         notes = [e.reason for e in tx.timeline(incident) if e.stage == "context"]
     assert row.deployment_id == deployment
     assert notes == [f"preceded by deploy {deployment}: cms 1.3.0 to production (running), 4m earlier"]
+
+
+def test_group_commit_answers_each_request_with_its_own_counts(tmp_path: Path) -> None:
+    svc = make_service(tmp_path)
+    first, second, third = svc.ingest_groups([[firing(), firing(pod="a")], [firing()], [resolved(pod="zz")]])
+    assert (first.received, first.new, first.duplicates) == (2, 2, 0)
+    assert (second.received, second.new, second.duplicates) == (1, 0, 1)  # sees the first request's alert
+    assert (third.received, third.duplicates) == (1, 1)
+    assert second.incidents == first.incidents

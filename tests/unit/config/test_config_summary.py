@@ -18,7 +18,19 @@ def test_summary_of_the_full_example() -> None:
     assert summary["project"] == "shop"
     assert summary["file"] == str(VALID)
     assert summary["state"] == "env:TIATION_STATE_URL"
-    assert summary["counts"] == {"environments": 3, "services": 3, "probes": 4}
+    assert summary["counts"] == {
+        "environments": 3,
+        "services": 3,
+        "probes": 4,
+        "backups": 0,
+        "people": 0,
+        "schedules": 0,
+        "notifiers": 0,
+        "alert_rules": 0,
+        "severities": 0,
+        "policies": 0,
+        "silences": 0,
+    }
     assert summary["environments"][2] == {
         "name": "prod",
         "target": "fake",

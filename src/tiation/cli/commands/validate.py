@@ -23,6 +23,17 @@ def validate(app: AppContext, json_mode: bool) -> None:
         f"{summary['file']}: valid — project {summary['project']}, {counts['environments']} environments, "
         f"{counts['services']} services, {counts['probes']} probes"
     )
+    extras = [
+        f"{counts[key]} {label}"
+        for key, label in (
+            ("backups", "backups"), ("people", "people"), ("schedules", "on-call schedules"),
+            ("notifiers", "notifiers"), ("alert_rules", "alert rules"), ("severities", "severities"),
+            ("policies", "escalation policies"), ("silences", "silences"),
+        )
+        if counts[key]
+    ]  # fmt: skip
+    if extras:
+        out.line("also: " + ", ".join(extras))
     out.table(
         ["environment", "target", "approval", "overrides"],
         [

@@ -1,0 +1,167 @@
+"""What the intake parsers share: the error type, strict wire models and their one-line errors.
+
+Wire models are pydantic, strict (no coercion: `"3"` is not a number, `1` is not a string). Their errors are
+turned into one line naming the JSON path of the first problem (`alerts[3].labels: expected an object of
+strings`). No message ever contains a value from the request: paths come from the schema (an unknown key is
+reported at its parent, with the allowed names), and messages are fixed text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, WithJsonSchema
+
+from tiation.errors import AlertError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class IntakeError(AlertError):
+    """A request body that does not fit its intake's format. `field` is the JSON path (None: the whole body)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.reason = message
+
+
+class Wire(BaseModel):
+    """Base of the wire formats of third-party senders: strict types, unknown keys ignored (they grow)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class ClosedWire(Wire):
+    """Base of tiation's own wire format: unknown keys are errors (they are typos)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("expected an object of strings")
+    return value
+
+
+def _labels(value: Any) -> dict[str, str]:
+    labels = _str_map(value)
+    if not labels:
+        raise ValueError("expected at least one label (an alert is identified by its labels)")
+    if "" in labels:
+        raise ValueError("a label name must not be empty")
+    return labels
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("expected an RFC 3339 time as a string")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("expected an RFC 3339 time such as 2026-03-01T12:00:00Z") from None
+    if when.tzinfo is None:
+        raise ValueError("expected an RFC 3339 time with an offset (Z or +hh:mm)")
+    if when.year <= 1:
+        return None  # Go's zero time: Alertmanager's "no end time"
+    return when
+
+
+_TIME_SCHEMA = {"type": "string", "format": "date-time"}
+
+StrMap = Annotated[
+    dict[str, str],
+    PlainValidator(_str_map),
+    WithJsonSchema({"type": "object", "additionalProperties": {"type": "string"}}),
+]
+"""A JSON object whose values are all strings (labels, annotations)."""
+
+Labels = Annotated[
+    dict[str, str],
+    PlainValidator(_labels),
+    WithJsonSchema({"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 1}),
+]
+"""A non-empty label set: the alert's identity."""
+
+Timestamp = Annotated[datetime | None, PlainValidator(_timestamp), WithJsonSchema(_TIME_SCHEMA)]
+"""An RFC 3339 time with an offset; Go's zero time (`0001-01-01T00:00:00Z`) means none."""
+
+
+def _path(loc: tuple[int | str, ...]) -> str | None:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or None
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    fixed = {
+        "missing": "required",
+        "string_type": "expected a string",
+        "int_type": "expected an integer",
+        "bool_type": "expected true or false",
+        "list_type": "expected an array",
+        "dict_type": "expected an object",
+        "model_type": "expected an object",
+        "model_attributes_type": "expected an object",
+        "none_required": "expected null",
+    }
+    if kind in fixed:
+        return fixed[kind]
+    if kind == "literal_error":
+        return f"expected {ctx.get('expected', 'one of the documented values')}"
+    if kind == "value_error":
+        return str(ctx.get("error", "invalid value"))
+    if kind == "string_too_long":
+        return f"longer than {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "too_short":
+        return f"expected at least {ctx.get('min_length')} item(s)"
+    if kind == "greater_than_equal":
+        return f"expected a number >= {ctx.get('ge')}"
+    return "invalid value"
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _extra(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """'unknown field' reported at the parent, with the allowed names — never the sender's key."""
+    target: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or target is None:
+            continue
+        field = target.model_fields.get(part)
+        target = _nested_model(field.annotation) if field is not None else None
+    if target is None:
+        return "unknown field"
+    names = [f.alias or name for name, f in target.model_fields.items()]
+    return f"unknown field (allowed: {', '.join(names)})"
+
+
+def validate(model: type[M], data: object) -> M:
+    """`model` validated from `data`, or an IntakeError naming the first problem's path."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        first = errors[0]
+        loc = tuple(first["loc"])
+        if first["type"] == "extra_forbidden":
+            raise IntakeError(_extra(model, loc), field=_path(loc[:-1])) from None
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise IntakeError(_message(first) + more, field=_path(loc)) from None
