@@ -30,25 +30,35 @@ log = logging.getLogger("tiation.alerting.escalation")
 
 
 def fire_due(svc: AlertService, now: datetime | None = None, *, limit: int = 100) -> int:
-    """Fire every escalation step due by `now` (each exactly once, in its own transaction); how many fired."""
+    """Fire every escalation step due by `now`, each exactly once; how many fired.
+
+    Due steps are fired in batches of up to `limit`, one transaction per batch: each step is flipped from
+    `pending` to `fired` only if it still is, in the transaction that queues its notifications.
+    """
     from tiation.alerting.service import stored_silences
 
     now = now or svc.clock.now()
-    with svc.store.alerts_read("read due escalation steps") as tx:
-        due = tx.due_steps(now, limit)
     fired = 0
-    for step in due:
-        with svc.store.alerts_write("fire an escalation step") as tx:
+    while True:
+        with svc.store.alerts_write("fire escalation steps") as tx:
+            due = tx.due_steps(now, limit)
             at = svc.clock.now()
-            incident = tx.incidents_by_id([step.incident_id])[step.incident_id]
-            silenced = stages.silencing(incident.labels, svc.cfg, at, stored_silences(tx, at))
-            if silenced is not None and tx.steps_of(incident.id)[step.ordinal].state == "pending":
-                _postpone(tx, step, silenced, at)
-                continue
-            if not tx.fire_step(step.id, at):
-                continue  # fired or cancelled meanwhile
-            fired += 1
-            _fire(svc, tx, step, at)
+            silences = stored_silences(tx, at) if due else []
+            postponed: set[str] = set()
+            for step in due:
+                if step.incident_id in postponed:
+                    continue
+                incident = tx.incidents_by_id([step.incident_id])[step.incident_id]
+                silenced = stages.silencing(incident.labels, svc.cfg, at, silences)
+                if silenced is not None:
+                    _postpone(tx, step, silenced, at)
+                    postponed.add(step.incident_id)
+                    continue
+                if tx.fire_step(step.id, at):
+                    fired += 1
+                    _fire(svc, tx, step, at)
+        if len(due) < limit:
+            break
     if fired:
         svc.on_change()
     return fired

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tiation.alerting import pipeline as stages
@@ -21,8 +21,11 @@ from tiation.clock import Clock
 from tiation.config.alerting import Silence
 from tiation.config.models import Platform
 from tiation.errors import AlertError
-from tiation.state.alerts import OPEN_STATES, AlertRow, AlertTx, IncidentRow, latest_deployment
+from tiation.state.alerts import OPEN_STATES, AlertRow, AlertTx, IncidentRow, RecentDeploy, recent_deployments
 from tiation.state.store import StateStore
+
+DEPLOY_LOOKBACK = timedelta(days=7)
+"""How far back an incident looks for the deploy that preceded it."""
 
 
 def new_incident_id() -> str:
@@ -75,6 +78,7 @@ class _Batch:
     resolved_alerts: dict[str, list[str]] = field(default_factory=dict)  # incident -> fingerprints
     acks: list[str] = field(default_factory=list)
     silences: list[tuple[int, Silence]] = field(default_factory=list)
+    deploys: dict[tuple[str, str | None], RecentDeploy] = field(default_factory=dict)
 
 
 class AlertService:
@@ -115,7 +119,11 @@ class AlertService:
             open_by_key = tx.open_incidents_by_key(keys)
             linked = [a.incident_id for a in known.values() if a.incident_id]
             incidents = {**tx.incidents_by_id(linked), **{i.id: i for i in open_by_key.values()}}
-            batch = _Batch(now, known, open_by_key, incidents, silences=stored_silences(tx, now))
+            services = [e.labels["service"] for e in events if "service" in e.labels]
+            deploys = recent_deployments(tx, services, now, now - DEPLOY_LOOKBACK) if services else {}
+            batch = _Batch(
+                now, known, open_by_key, incidents, silences=stored_silences(tx, now), deploys=deploys
+            )
             at = 0
             for group in groups:
                 counts = {"new": 0, "duplicates": 0, "resolved": 0, "acknowledged": 0, "silenced": 0}
@@ -243,7 +251,7 @@ class AlertService:
         plan, d_plan = stages.escalation_plan(policy, severity, silenced[1] if silenced else now)
         deploy = None
         if "service" in labels:
-            deploy = latest_deployment(tx, labels["service"], labels.get("environment"), now)
+            deploy = batch.deploys.get((labels["service"], labels.get("environment")))
         incident = IncidentRow(
             id=incident_id,
             group_key=key,

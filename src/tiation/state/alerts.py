@@ -14,12 +14,33 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from tiation.state.rows import utc
 from tiation.state.schema import alerts, escalation_steps, incident_events, incidents, outbox, silences
 
 OPEN_STATES = ("triggered", "acknowledged")
+
+# The hot statements of intake, built once: SQLAlchemy then reuses their cache keys and compiled SQL.
+_ALERTS_BY_FP = select(alerts).where(alerts.c.fingerprint.in_(bindparam("keys", expanding=True)))
+_OPEN_BY_KEY = select(incidents).where(
+    incidents.c.group_key.in_(bindparam("keys", expanding=True)), incidents.c.state.in_(OPEN_STATES)
+)
+_INCIDENTS_BY_ID = select(incidents).where(incidents.c.id.in_(bindparam("keys", expanding=True)))
+_TOUCH = (
+    update(alerts)
+    .where(alerts.c.fingerprint.in_(bindparam("keys", expanding=True)))
+    .values(received=alerts.c.received + 1, last_seen_at=bindparam("at"))
+)
+_ACTIVE_SILENCES = (
+    select(silences)
+    .where(silences.c.starts_at <= bindparam("at"), silences.c.ends_at > bindparam("at"))
+    .order_by(silences.c.id.desc())
+)
+_INSERT_INCIDENTS = insert(incidents)
+_INSERT_ALERTS = insert(alerts)
+_INSERT_EVENTS = insert(incident_events)
+_INSERT_STEPS = insert(escalation_steps)
 
 
 @dataclass(frozen=True)
@@ -192,7 +213,7 @@ class AlertTx:
         """Known alerts among `fingerprints`."""
         found: dict[str, AlertRow] = {}
         for part in _chunks(sorted(set(fingerprints))):
-            for r in self.conn.execute(select(alerts).where(alerts.c.fingerprint.in_(part))):
+            for r in self.conn.execute(_ALERTS_BY_FP, {"keys": list(part)}):
                 found[r.fingerprint] = _alert(r)
         return found
 
@@ -200,10 +221,7 @@ class AlertTx:
         """Open (triggered or acknowledged) incidents among these group keys."""
         found: dict[str, IncidentRow] = {}
         for part in _chunks(sorted(set(keys))):
-            query = select(incidents).where(
-                incidents.c.group_key.in_(part), incidents.c.state.in_(OPEN_STATES)
-            )
-            for r in self.conn.execute(query):
+            for r in self.conn.execute(_OPEN_BY_KEY, {"keys": list(part)}):
                 found[r.group_key] = _incident(r)
         return found
 
@@ -211,7 +229,7 @@ class AlertTx:
         """Incidents among these ids."""
         found: dict[str, IncidentRow] = {}
         for part in _chunks(sorted(set(ids))):
-            for r in self.conn.execute(select(incidents).where(incidents.c.id.in_(part))):
+            for r in self.conn.execute(_INCIDENTS_BY_ID, {"keys": list(part)}):
                 found[r.id] = _incident(r)
         return found
 
@@ -232,7 +250,7 @@ class AlertTx:
     def insert_incidents(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert new incidents (`labels` as a dict)."""
         if rows:
-            self.conn.execute(insert(incidents), [{**r, "labels": json.dumps(r["labels"])} for r in rows])
+            self.conn.execute(_INSERT_INCIDENTS, [{**r, "labels": json.dumps(r["labels"])} for r in rows])
 
     def set_incident(self, incident_id: str, **values: Any) -> None:
         """Update columns of one incident."""
@@ -245,7 +263,7 @@ class AlertTx:
             return {**r, "labels": json.dumps(r["labels"]), "annotations": json.dumps(r["annotations"])}
 
         if new:
-            self.conn.execute(insert(alerts), [encode(r) for r in new])
+            self.conn.execute(_INSERT_ALERTS, [encode(r) for r in new])
         for r in changed:
             values = encode(r)
             fp = values.pop("fingerprint")
@@ -254,11 +272,7 @@ class AlertTx:
     def touch_alerts(self, fingerprints: Sequence[str], at: datetime) -> None:
         """Count one more receipt of each (duplicate) alert and move its last-seen time."""
         for part in _chunks(list(fingerprints)):
-            self.conn.execute(
-                update(alerts)
-                .where(alerts.c.fingerprint.in_(part))
-                .values(received=alerts.c.received + 1, last_seen_at=at)
-            )
+            self.conn.execute(_TOUCH, {"keys": list(part), "at": at})
 
     def alerts_of(self, incident_id: str) -> list[AlertRow]:
         """The alerts of one incident."""
@@ -297,11 +311,12 @@ class AlertTx:
     def list_silences(self, *, active_at: datetime | None = None) -> list[SilenceRow]:
         """Stored silences (only those in force at `active_at`, if given), newest first."""
         query = select(silences).order_by(silences.c.id.desc())
+        params: dict[str, Any] = {}
         if active_at is not None:
-            query = query.where(silences.c.starts_at <= active_at, silences.c.ends_at > active_at)
+            query, params = _ACTIVE_SILENCES, {"at": active_at}
         return [
             SilenceRow(r.id, json.loads(r.matchers), utc(r.starts_at), utc(r.ends_at), r.comment, r.actor)
-            for r in self.conn.execute(query)
+            for r in self.conn.execute(query, params)
         ]
 
     def expire_silence(self, silence_id: int, at: datetime) -> bool:
@@ -316,10 +331,7 @@ class AlertTx:
     def add_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Append timeline entries (incident_id, at, stage, outcome, reason[, actor, fingerprint])."""
         if rows:
-            self.conn.execute(
-                insert(incident_events),
-                [{"actor": None, "fingerprint": None, **r} for r in rows],
-            )
+            self.conn.execute(_INSERT_EVENTS, [{"actor": None, "fingerprint": None, **r} for r in rows])
 
     def timeline(self, incident_id: str) -> list[EventRow]:
         """One incident's timeline, oldest first."""
@@ -334,7 +346,7 @@ class AlertTx:
     def add_steps(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Plan escalation steps (incident_id, ordinal, step, round, due_at), all pending."""
         if rows:
-            self.conn.execute(insert(escalation_steps), [{**r, "state": "pending"} for r in rows])
+            self.conn.execute(_INSERT_STEPS, [{**r, "state": "pending"} for r in rows])
 
     def due_steps(self, now: datetime, limit: int = 100) -> list[StepRow]:
         """Pending steps due at or before `now`, earliest first."""
@@ -460,21 +472,33 @@ class RecentDeploy:
     started_at: datetime
 
 
-def latest_deployment(
-    tx: AlertTx, service: str, environment: str | None, before: datetime
-) -> RecentDeploy | None:
-    """The newest deploy of `service` (in `environment`, if given) that started before `before`."""
+def _recent_deploys_query() -> Any:
     from tiation.state.schema import deployments
 
-    query = (
+    return (
         select(deployments)
-        .where(deployments.c.service == service, deployments.c.started_at <= before)
+        .where(
+            deployments.c.service.in_(bindparam("services", expanding=True)),
+            deployments.c.started_at <= bindparam("before"),
+            deployments.c.started_at > bindparam("since"),
+        )
         .order_by(deployments.c.started_at.desc())
-        .limit(1)
     )
-    if environment is not None:
-        query = query.where(deployments.c.environment == environment)
-    r = tx.conn.execute(query).first()
-    if r is None:
-        return None
-    return RecentDeploy(r.id, r.environment, r.service, r.version, r.kind, r.status, utc(r.started_at))
+
+
+_RECENT_DEPLOYS = _recent_deploys_query()
+
+
+def recent_deployments(
+    tx: AlertTx, services: Sequence[str], before: datetime, since: datetime
+) -> dict[tuple[str, str | None], RecentDeploy]:
+    """The newest deploy per service, and per (service, environment), started in (since, before]."""
+    found: dict[tuple[str, str | None], RecentDeploy] = {}
+    for part in _chunks(sorted(set(services))):
+        for r in tx.conn.execute(_RECENT_DEPLOYS, {"services": list(part), "before": before, "since": since}):
+            deploy = RecentDeploy(
+                r.id, r.environment, r.service, r.version, r.kind, r.status, utc(r.started_at)
+            )
+            found.setdefault((r.service, None), deploy)
+            found.setdefault((r.service, r.environment), deploy)
+    return found
