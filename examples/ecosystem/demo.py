@@ -1,7 +1,8 @@
 """`make demo`: the main job on the embedded defaults, end to end, with the real CLI and real processes.
 
 Deploys the four services of the seed's ecosystem as local processes, then deploys broken versions and shows the
-automatic rollback to the last-known-good release, `why`, a manual rollback that skips a bad N-1, the history,
+automatic rollback to the last-known-good release, `why`, a manual rollback that skips a bad N-1, a backup with a
+restore drill, an alert through `tiation serve` that becomes an incident naming the deploy before it, the history,
 and that a planted secret never appears anywhere. Runs in a temporary copy on free ports; stops every process
 it started.
 """
@@ -11,9 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 from relocate import copy_example
@@ -48,6 +52,86 @@ def latest(env: dict[str, str], service: str) -> dict[str, object]:
 def serving(env: dict[str, str], service: str) -> str | None:
     data = json.loads(tiation(["status", "local", "--json"], env, show=False))
     return next(r["version"] for r in data["services"] if r["service"] == service)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def post(url: str, token: str, body: dict[str, object]) -> dict[str, object]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return dict(json.loads(answer.read()))
+
+
+def alerting(root: Path, env: dict[str, str]) -> None:
+    """Serve, post an Alertmanager alert for the cms, and show the incident that knows the deploy before it."""
+    print("\n# an alert about the cms: tiation serve takes Alertmanager's webhook", flush=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tiation", "serve", "--port", str(port), "--no-access-log"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        token = (root / "keys" / "demo-intake-token.txt").read_text().strip()
+        alert = {
+            "status": "firing",
+            "labels": {
+                "alertname": "DatabaseConnectionIssue",
+                "service": "cms",
+                "environment": "local",
+                "severity": "critical",
+            },
+            "annotations": {"summary": "No active database connections"},
+        }
+        payload = {
+            "version": "4",
+            "groupKey": "demo",
+            "truncatedAlerts": 0,
+            "status": "firing",
+            "receiver": "tiation",
+            "groupLabels": {},
+            "commonLabels": alert["labels"],
+            "commonAnnotations": {},
+            "externalURL": "http://alertmanager.local",
+            "alerts": [alert],
+        }
+        url = f"http://127.0.0.1:{port}/api/v1/intake/alertmanager"
+        first, again = post(url, token, payload), post(url, token, payload)
+        print(f"POST {url} -> {first}; re-sent -> {again}", flush=True)
+        check(
+            first["new"] == 1 and again["duplicates"] == 1,
+            "a re-sent alert is a duplicate, not a second page",
+        )
+        incident = str(first["incidents"][0])  # type: ignore[index]
+        shown_incident = json.loads(tiation(["alerts", "show", incident, "--json"], env, show=False))
+        tiation(["alerts", "show", incident], env)
+        check(
+            shown_incident["deployment_id"] is not None,
+            "the incident names the cms deploy that preceded it (tiation why works on it)",
+        )
+        tiation(["alerts", "ack", incident], env)
+        tiation(["alerts", "explain", "alertname=DiskSpaceLow", "service=cms", "severity=critical"], env)
+        tiation(["oncall", "who"], env)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def check(condition: bool, what: str) -> None:
@@ -131,6 +215,7 @@ def main() -> int:
             f"cms-db backed up (encrypted), verified, and a drill restored it in {drill['rto_s']}s",
         )
 
+        alerting(root, env)
         tiation(["history", "local"], env)
         tiation(["status", "local"], env)
 

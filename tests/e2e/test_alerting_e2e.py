@@ -92,7 +92,9 @@ def _due(shown: dict[str, Any]) -> list[float]:
     return [datetime.fromisoformat(s["due_at"]).timestamp() for s in shown["steps"]]
 
 
-def test_prometheus_alert_escalates_is_acknowledged_and_resolves(tmp_path: Path, monitoring: Monitoring) -> None:
+def test_prometheus_alert_escalates_is_acknowledged_and_resolves(
+    tmp_path: Path, monitoring: Monitoring
+) -> None:
     hook1, hook2 = monitoring.webhook_receiver(), monitoring.webhook_receiver()
     token_file = tmp_path / "am.token"
     token_file.write_text(INTAKE_TOKEN + "\n")
@@ -171,9 +173,14 @@ def test_prometheus_alert_escalates_is_acknowledged_and_resolves(tmp_path: Path,
             "step 3 fired before the acknowledgement: the machine is too slow for this test's 8 s window"
         )
         for hook, notifier, person in ((hook1, "pager-1", "ann"), (hook2, "pager-2", "bob")):
-            told = wait_for(f"{notifier}'s acknowledge", lambda hook=hook: _events(hook.requests(), "acknowledge"))
+            told = wait_for(
+                f"{notifier}'s acknowledge", lambda hook=hook: _events(hook.requests(), "acknowledge")
+            )
             body = _check_signed(told[0], notifier)
-            assert (body["incident_id"], body["key"]) == (incident_id, f"{incident_id}:acknowledge:{notifier}:{person}")
+            assert (body["incident_id"], body["key"]) == (
+                incident_id,
+                f"{incident_id}:acknowledge:{notifier}:{person}",
+            )
         while time.time() < due[2] + 4.0:  # longer than a step wait past when step 3 would have paged
             time.sleep(0.2)
         assert [r.body["key"] for r in _events(hook1.requests(), *PAGES)] == [page1["key"]]
@@ -209,7 +216,9 @@ def test_prometheus_alert_escalates_is_acknowledged_and_resolves(tmp_path: Path,
         ("pager-2", "resolve", "sent"),
     ]
     audit = serve.cli("audit", "--json").json()["events"]
-    assert [(e["action"], e["actor"]) for e in audit if e["action"].startswith("alerts.")] == [("alerts.ack", ACTOR)]
+    assert [(e["action"], e["actor"]) for e in audit if e["action"].startswith("alerts.")] == [
+        ("alerts.ack", ACTOR)
+    ]
     log = serve.log()
     assert "POST /api/v1/intake/alertmanager 202" in log
     assert INTAKE_TOKEN not in log and all(s not in log for s in SECRETS.values())

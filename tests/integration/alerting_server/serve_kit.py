@@ -251,7 +251,7 @@ class Receiver:
                     receiver.hits.append(Hit(time.time(), self.path, headers, raw))
                 body = b"no"
                 if receiver.echo:
-                    body = f"{self.path} {json.dumps(headers)} ".encode() + raw
+                    body = f"{self.path} ".encode() + raw + f" {json.dumps(headers)}".encode()
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(body)))

@@ -12,6 +12,7 @@ its management API.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -253,11 +254,13 @@ def test_the_management_api_needs_its_token_and_is_audited(start: StartServe) ->
         assert feed.status_code == 200
         assert feed.headers["content-type"].startswith("text/calendar")
         calendar = icalendar.Calendar.from_ical(feed.content)
-        events = [c for c in calendar.walk("VEVENT")]
+        events = list(calendar.walk("VEVENT"))
         assert events, "no shifts in the feed"
-        assert {str(e["summary"]) for e in events} <= {f"On call: {n} (primary)" for n in ("Ann", "Bob", "Cid")}
+        assert {str(e["summary"]) for e in events} <= {
+            f"On call: {n} (primary)" for n in ("Ann", "Bob", "Cid")
+        }
         starts = sorted(e.decoded("dtstart") for e in events)
-        assert all(later - earlier == timedelta(weeks=1) for earlier, later in zip(starts, starts[1:], strict=False))
+        assert all(later - earlier == timedelta(weeks=1) for earlier, later in itertools.pairwise(starts))
 
         # an override over HTTP, audited under the token's name
         begin = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
@@ -282,7 +285,9 @@ def test_the_management_api_needs_its_token_and_is_audited(start: StartServe) ->
     override = by_action["oncall.override.add"]
     assert override["actor"] == "ops"
     assert (override["details"]["schedule"], override["details"]["person"]) == ("primary", "cid")
-    assert len([e for e in events_ if e["action"] == "oncall.override.add"]) == 1  # the refused ones left none
+    assert (
+        len([e for e in events_ if e["action"] == "oncall.override.add"]) == 1
+    )  # the refused ones left none
     assert "oncall.override.add" in serve.cli("audit").stdout
     [shift] = serve.cli("oncall", "who", "primary", "--at", at, "--json").json()["on_call"]
     assert shift["person"] == "cid" and shift["source"].startswith("override")
