@@ -21,7 +21,8 @@ from tiation.alerting.messages import deliveries, payload
 from tiation.config.alerting import Target
 from tiation.errors import TiationError
 from tiation.redact import redact
-from tiation.state.alerts import AlertRow, AlertTx, StepRow
+from tiation.state.alert_rows import AlertRow, StepRow
+from tiation.state.alerts import AlertTx
 
 if TYPE_CHECKING:
     from tiation.alerting.service import AlertService

@@ -10,7 +10,7 @@ from typing import Any
 from tiation.alerting.notifiers.base import Notification, Recipient
 from tiation.config.alerting import Target
 from tiation.config.models import Platform
-from tiation.state.alerts import IncidentRow
+from tiation.state.alert_rows import IncidentRow
 
 WhoIsOnCall = Callable[[str, datetime], list[str]]
 """(schedule name, instant) -> the names of the people on call (as keys of `people:`)."""

@@ -20,7 +20,7 @@ from tiation.alerting.notifiers.base import Failed, Notifier, RetryLater, Sent
 from tiation.clock import Clock
 from tiation.errors import TiationError
 from tiation.redact import redact
-from tiation.state.alerts import OutboxRow
+from tiation.state.alert_rows import OutboxRow
 from tiation.state.store import StateStore
 
 log = logging.getLogger("tiation.alerting.outbox")

@@ -21,7 +21,8 @@ from tiation.clock import Clock
 from tiation.config.alerting import Silence
 from tiation.config.models import Platform
 from tiation.errors import AlertError
-from tiation.state.alerts import OPEN_STATES, AlertRow, AlertTx, IncidentRow, RecentDeploy, recent_deployments
+from tiation.state.alert_rows import AlertRow, IncidentRow
+from tiation.state.alerts import OPEN_STATES, AlertTx, RecentDeploy, recent_deployments
 from tiation.state.store import StateStore
 
 DEPLOY_LOOKBACK = timedelta(days=7)

@@ -45,6 +45,8 @@ _ZSTD_JOB_SIZE = (
     1 << 20
 )  # multi-threaded zstd buffers a few jobs per thread; the default (8 MiB+) costs 100+ MB
 _QUEUE_DEPTH = 8
+_READ_AHEAD = 4  # source chunks (of READ_SIZE) read ahead of compression
+_JOIN_TIMEOUT_S = 10.0
 _END = object()
 
 
@@ -207,6 +209,29 @@ class _Meter:
     stored_sha: Any = dataclasses.field(default_factory=hashlib.sha256)
 
 
+def _read_ahead(reader: SourceReader, backup_id: str, clock: Clock) -> Iterator[bytes]:
+    """The source's chunks, read on a thread of their own so the producer (e.g. pg_dump) never waits for
+    compression; at most `_READ_AHEAD` chunks are held."""
+    pipe = Pipe(clock, depth=_READ_AHEAD)
+
+    def work() -> None:
+        while True:
+            try:
+                data = reader.read(READ_SIZE)
+            except Exception as exc:
+                raise stage_error(backup_id, "read", exc) from exc
+            pipe.write(data)
+            if not data:
+                return
+
+    thread = start_producer(pipe, work, f"tiation-read-{backup_id}")
+    try:
+        yield from pipe.chunks()
+    finally:
+        pipe.cancel()
+        thread.join(timeout=_JOIN_TIMEOUT_S)  # a producer stuck in read() ends when the source is aborted
+
+
 def _compressed(reader: SourceReader, backup_id: str, level: int, threads: int, m: _Meter) -> Iterator[bytes]:
     """Read the source and yield zstd output; errors become BackupError naming the stage."""
     params = zstandard.ZstdCompressionParameters.from_level(
@@ -214,12 +239,10 @@ def _compressed(reader: SourceReader, backup_id: str, level: int, threads: int, 
     )
     chunker = zstandard.ZstdCompressor(compression_params=params).chunker(chunk_size=_OUT_CHUNK)
     clock = m.clock
+    source = _read_ahead(reader, backup_id, clock)
     while True:
         t0 = clock.monotonic()
-        try:
-            data = reader.read(READ_SIZE)
-        except Exception as exc:
-            raise stage_error(backup_id, "read", exc) from exc
+        data = next(source, b"")
         t1 = clock.monotonic()
         m.read += t1 - t0
         m.source_bytes += len(data)

@@ -14,8 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from tiation.state.alert_rows import (
+    AlertRow,
+    EventRow,
+    IncidentRow,
+    OutboxRow,
+    SilenceRow,
+    StepRow,
+    alert_row,
+    incident_row,
+    outbox_row,
+    step_row,
+)
 from tiation.state.rows import utc
 from tiation.state.schema import alerts, escalation_steps, incident_events, incidents, outbox, silences
 
@@ -43,159 +55,6 @@ _INSERT_EVENTS = insert(incident_events)
 _INSERT_STEPS = insert(escalation_steps)
 
 
-@dataclass(frozen=True)
-class IncidentRow:
-    """An incident as stored."""
-
-    id: str
-    group_key: str
-    state: str
-    severity: str
-    policy: str | None
-    title: str
-    labels: dict[str, str]
-    silenced: bool
-    deployment_id: str | None
-    opened_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    resolved_at: datetime | None
-    resolved_by: str | None
-
-
-@dataclass(frozen=True)
-class AlertRow:
-    """The latest occurrence of one alert."""
-
-    fingerprint: str
-    incident_id: str | None
-    status: str
-    source: str
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    starts_at: datetime | None
-    first_seen_at: datetime
-    last_seen_at: datetime
-    resolved_at: datetime | None
-    received: int
-
-
-@dataclass(frozen=True)
-class EventRow:
-    """One timeline entry."""
-
-    id: int
-    incident_id: str
-    at: datetime
-    stage: str
-    outcome: str
-    reason: str
-    actor: str | None
-    fingerprint: str | None
-
-
-@dataclass(frozen=True)
-class SilenceRow:
-    """A silence added through the CLI or API."""
-
-    id: int
-    matchers: dict[str, str]
-    starts_at: datetime
-    ends_at: datetime
-    comment: str
-    actor: str
-
-
-@dataclass(frozen=True)
-class StepRow:
-    """One planned escalation step."""
-
-    id: int
-    incident_id: str
-    ordinal: int
-    step: int
-    round: int
-    due_at: datetime
-    state: str
-    fired_at: datetime | None
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """One notification in the outbox."""
-
-    id: int
-    key: str
-    notifier: str
-    incident_id: str | None
-    payload: dict[str, Any]
-    state: str
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-
-
-def _opt(value: datetime | None) -> datetime | None:
-    return utc(value) if value is not None else None
-
-
-def _incident(r: Row[Any]) -> IncidentRow:
-    return IncidentRow(
-        r.id,
-        r.group_key,
-        r.state,
-        r.severity,
-        r.policy,
-        r.title,
-        json.loads(r.labels),
-        bool(r.silenced),
-        r.deployment_id,
-        utc(r.opened_at),
-        _opt(r.acknowledged_at),
-        r.acknowledged_by,
-        _opt(r.resolved_at),
-        r.resolved_by,
-    )
-
-
-def _alert(r: Row[Any]) -> AlertRow:
-    return AlertRow(
-        r.fingerprint,
-        r.incident_id,
-        r.status,
-        r.source,
-        json.loads(r.labels),
-        json.loads(r.annotations),
-        _opt(r.starts_at),
-        utc(r.first_seen_at),
-        utc(r.last_seen_at),
-        _opt(r.resolved_at),
-        r.received,
-    )
-
-
-def _step(r: Row[Any]) -> StepRow:
-    return StepRow(r.id, r.incident_id, r.ordinal, r.step, r.round, utc(r.due_at), r.state, _opt(r.fired_at))
-
-
-def _outbox(r: Row[Any]) -> OutboxRow:
-    return OutboxRow(
-        r.id,
-        r.key,
-        r.notifier,
-        r.incident_id,
-        json.loads(r.payload),
-        r.state,
-        r.attempts,
-        utc(r.next_attempt_at),
-        r.last_error,
-        utc(r.created_at),
-        _opt(r.sent_at),
-    )
-
-
 def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -214,7 +73,7 @@ class AlertTx:
         found: dict[str, AlertRow] = {}
         for part in _chunks(sorted(set(fingerprints))):
             for r in self.conn.execute(_ALERTS_BY_FP, {"keys": list(part)}):
-                found[r.fingerprint] = _alert(r)
+                found[r.fingerprint] = alert_row(r)
         return found
 
     def open_incidents_by_key(self, keys: Sequence[str]) -> dict[str, IncidentRow]:
@@ -222,7 +81,7 @@ class AlertTx:
         found: dict[str, IncidentRow] = {}
         for part in _chunks(sorted(set(keys))):
             for r in self.conn.execute(_OPEN_BY_KEY, {"keys": list(part)}):
-                found[r.group_key] = _incident(r)
+                found[r.group_key] = incident_row(r)
         return found
 
     def incidents_by_id(self, ids: Sequence[str]) -> dict[str, IncidentRow]:
@@ -230,7 +89,7 @@ class AlertTx:
         found: dict[str, IncidentRow] = {}
         for part in _chunks(sorted(set(ids))):
             for r in self.conn.execute(_INCIDENTS_BY_ID, {"keys": list(part)}):
-                found[r.id] = _incident(r)
+                found[r.id] = incident_row(r)
         return found
 
     def get_incident(self, incident_id: str) -> IncidentRow | None:
@@ -238,14 +97,14 @@ class AlertTx:
         rows = self.conn.execute(
             select(incidents).where(incidents.c.id.like(incident_id.replace("%", "") + "%")).limit(2)
         ).all()
-        return _incident(rows[0]) if len(rows) == 1 else None
+        return incident_row(rows[0]) if len(rows) == 1 else None
 
     def list_incidents(self, *, states: Sequence[str] = (), limit: int = 100) -> list[IncidentRow]:
         """Incidents, newest first, optionally only in `states`."""
         query = select(incidents).order_by(incidents.c.seq.desc()).limit(limit)
         if states:
             query = query.where(incidents.c.state.in_(states))
-        return [_incident(r) for r in self.conn.execute(query)]
+        return [incident_row(r) for r in self.conn.execute(query)]
 
     def insert_incidents(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert new incidents (`labels` as a dict)."""
@@ -277,7 +136,7 @@ class AlertTx:
     def alerts_of(self, incident_id: str) -> list[AlertRow]:
         """The alerts of one incident."""
         query = select(alerts).where(alerts.c.incident_id == incident_id).order_by(alerts.c.first_seen_at)
-        return [_alert(r) for r in self.conn.execute(query)]
+        return [alert_row(r) for r in self.conn.execute(query)]
 
     def firing_count(self, incident_id: str) -> int:
         """How many of the incident's alerts still fire."""
@@ -356,7 +215,7 @@ class AlertTx:
             .order_by(escalation_steps.c.due_at, escalation_steps.c.id)
             .limit(limit)
         )
-        return [_step(r) for r in self.conn.execute(query)]
+        return [step_row(r) for r in self.conn.execute(query)]
 
     def next_due(self) -> datetime | None:
         """When the earliest pending step is due."""
@@ -395,7 +254,7 @@ class AlertTx:
     def steps_of(self, incident_id: str) -> list[StepRow]:
         """An incident's planned steps in order."""
         query = select(escalation_steps).where(escalation_steps.c.incident_id == incident_id)
-        return [_step(r) for r in self.conn.execute(query.order_by(escalation_steps.c.ordinal))]
+        return [step_row(r) for r in self.conn.execute(query.order_by(escalation_steps.c.ordinal))]
 
     # outbox -----------------------------------------------------------------------------------------------
 
@@ -430,7 +289,7 @@ class AlertTx:
             select(func.min(outbox.c.id)).where(outbox.c.state == "pending").group_by(outbox.c.notifier)
         ).scalar_subquery()
         query = select(outbox).where(outbox.c.id.in_(firsts)).order_by(outbox.c.id)
-        return [_outbox(r) for r in self.conn.execute(query)]
+        return [outbox_row(r) for r in self.conn.execute(query)]
 
     def outbox_head(self, notifier: str) -> OutboxRow | None:
         """The oldest pending notification of one notifier."""
@@ -441,7 +300,7 @@ class AlertTx:
             .limit(1)
         )
         r = self.conn.execute(query).first()
-        return _outbox(r) if r is not None else None
+        return outbox_row(r) if r is not None else None
 
     def outbox_update(self, row_id: int, **values: Any) -> None:
         """Record a delivery attempt's outcome."""
@@ -452,7 +311,7 @@ class AlertTx:
         query = select(outbox).order_by(outbox.c.id).limit(limit)
         if incident_id is not None:
             query = query.where(outbox.c.incident_id == incident_id)
-        return [_outbox(r) for r in self.conn.execute(query)]
+        return [outbox_row(r) for r in self.conn.execute(query)]
 
     def outbox_pending_count(self) -> int:
         """Notifications not yet delivered (nor given up on)."""

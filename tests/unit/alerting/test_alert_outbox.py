@@ -11,7 +11,7 @@ from tiation.alerting.notifiers.base import Failed, RetryLater, Sent
 from tiation.alerting.notifiers.fake import FakeNotifier
 from tiation.alerting.outbox import BACKOFF_MAX, GIVE_UP_AFTER, OutboxWorker, backoff, deliver_one, outcome
 from tiation.clock import FakeClock, SystemClock
-from tiation.state.alerts import OutboxRow
+from tiation.state.alert_rows import OutboxRow
 
 
 def _row(attempts: int = 0, created_at=T0) -> OutboxRow:  # type: ignore[no-untyped-def]
