@@ -88,8 +88,8 @@ def _check_signed(r: Received, notifier: str) -> dict[str, Any]:
     return body
 
 
-def _due(shown: dict[str, Any]) -> list[float]:
-    return [datetime.fromisoformat(s["due_at"]).timestamp() for s in shown["steps"]]
+def _due(steps: list[dict[str, Any]]) -> list[float]:
+    return [datetime.fromisoformat(s["due_at"]).timestamp() for s in steps]
 
 
 def test_prometheus_alert_escalates_is_acknowledged_and_resolves(
@@ -135,7 +135,6 @@ def test_prometheus_alert_escalates_is_acknowledged_and_resolves(
         # the metric crosses the threshold: after `for: 2s` Alertmanager posts to tiation, which pages step 1
         metrics.set(SERIES, 150)
         trigger = wait_for("step 1's page at receiver 1", lambda: _events(hook1.requests(), "trigger"))[0]
-        assert _events(hook2.requests(), *PAGES) == []  # step 2 waits 3 s
         page1 = _check_signed(trigger, "pager-1")
         incident_id = page1["incident_id"]
         assert page1["key"] == f"{incident_id}:step0:pager-1:ann"
@@ -160,18 +159,21 @@ def test_prometheus_alert_escalates_is_acknowledged_and_resolves(
         page2 = _check_signed(escalate, "pager-2")
         assert (page2["incident_id"], page2["key"]) == (incident_id, f"{incident_id}:step1:pager-2:bob")
         assert page2["recipient"]["name"] == "Bob Backup"
-        due = _due(serve.incident(incident_id))
+        steps = serve.incident(incident_id)["steps"]
+        due = _due(steps)
         assert due[1] - due[0] == pytest.approx(3.0) and due[2] - due[1] == pytest.approx(8.0)
-        assert page2["sent_at"] >= int(due[1])  # not before the wait was over
+        fired = [datetime.fromisoformat(s["fired_at"]).timestamp() for s in steps[:2]]
+        assert fired[0] >= due[0] and fired[1] >= due[1]  # step 2 only once the wait was over
+        assert page2["sent_at"] >= int(due[1])
 
         # an acknowledgement through the CLI (same state store) stops escalation
         acked = serve.cli("alerts", "ack", incident_id[:6])
         assert f"{incident_id} acknowledged by {ACTOR}; escalation stopped" in acked.stdout
         shown = serve.incident(incident_id)
         assert (shown["state"], shown["acknowledged_by"]) == ("acknowledged", ACTOR)
-        assert [s["state"] for s in shown["steps"]] == ["fired", "fired", "cancelled"], (
-            "step 3 fired before the acknowledgement: the machine is too slow for this test's 8 s window"
-        )
+        states = [s["state"] for s in shown["steps"]]
+        assert states[2] != "fired", "step 3 fired before the CLI acknowledged (8 s later): machine too slow?"
+        assert states == ["fired", "fired", "cancelled"]  # the acknowledgement cancelled step 3
         for hook, notifier, person in ((hook1, "pager-1", "ann"), (hook2, "pager-2", "bob")):
             told = wait_for(
                 f"{notifier}'s acknowledge", lambda hook=hook: _events(hook.requests(), "acknowledge")

@@ -25,7 +25,7 @@ from tiation.state.store import StateStore
 class OverrideRequest(BaseModel):
     """An on-call override: `person` covers `schedule` from `start` to `end` (ISO 8601 with an offset)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")  # not strict: JSON carries times as ISO 8601 strings
     person: str
     start: datetime
     end: datetime

@@ -13,6 +13,7 @@ import pytest
 from notify_kit import Receiver, Reply, closed_port_url, notification
 
 from tiation.alerting.notifiers import Failed, Notifier, Recipient, RetryLater, Sent, make_notifier
+from tiation.alerting.notifiers.base import DEFAULT_RETRY
 from tiation.clock import FakeClock
 from tiation.config.notifiers import Notifier as NotifierSettings
 
@@ -77,7 +78,7 @@ def test_slack_resolve_is_green_and_says_so(slack: Notifier, receiver: Receiver)
     [
         (
             Reply(500, b"rollup_error"),
-            RetryLater(timedelta(seconds=30), "HTTP 500 from the receiver: rollup_error"),
+            RetryLater(DEFAULT_RETRY, "HTTP 500 from the receiver: rollup_error"),
         ),
         (
             Reply(503, b"", {"Retry-After": "12"}),
@@ -88,7 +89,7 @@ def test_slack_resolve_is_green_and_says_so(slack: Notifier, receiver: Receiver)
             RetryLater(timedelta(seconds=7), "HTTP 429 (rate limited): rate_limited"),
         ),
         (Reply(429, b""), RetryLater(timedelta(seconds=60), "HTTP 429 (rate limited)")),
-        (Reply(408, b""), RetryLater(timedelta(seconds=30), "HTTP 408 from the receiver")),
+        (Reply(408, b""), RetryLater(DEFAULT_RETRY, "HTTP 408 from the receiver")),
         (Reply(400, b"invalid_payload"), Failed("HTTP 400 from the receiver: invalid_payload")),
         (Reply(410, b"channel_is_archived"), Failed("HTTP 410 from the receiver: channel_is_archived")),
         (Reply(404, b"no_service"), Failed("HTTP 404 from the receiver: no_service")),
@@ -112,12 +113,12 @@ def test_retry_after_as_an_http_date_counts_from_the_clock(slack: Notifier, rece
 def test_a_receiver_that_is_down_means_retry_later(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("T_SLACK_URL", closed_port_url())
     result = build({"kind": "slack", "webhook_url": "env:T_SLACK_URL"}).send(notification())
-    assert result == RetryLater(timedelta(seconds=30), "cannot connect: Connection refused")
+    assert result == RetryLater(DEFAULT_RETRY, "cannot connect: Connection refused")
 
 
 def test_a_receiver_slower_than_the_timeout_means_retry_later(slack: Notifier, receiver: Receiver) -> None:
     receiver.script(Reply(200, b"ok", delay=5.0))
-    assert slack.send(notification()) == RetryLater(timedelta(seconds=30), "no response within 500ms")
+    assert slack.send(notification()) == RetryLater(DEFAULT_RETRY, "no response within 500ms")
     assert len(receiver.requests) == 1
 
 

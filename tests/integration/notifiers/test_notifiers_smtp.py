@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -16,6 +16,7 @@ from notify_kit import Authenticator, MailHandler, make_certificate, notificatio
 
 from fixtures.common import free_port
 from tiation.alerting.notifiers import Failed, Notifier, Recipient, RetryLater, Sent, make_notifier
+from tiation.alerting.notifiers.base import DEFAULT_RETRY
 from tiation.clock import FakeClock
 from tiation.config.notifiers import Notifier as NotifierSettings
 
@@ -120,7 +121,7 @@ def test_a_partly_refused_message_is_sent_and_says_who_was_refused(mail: tuple[M
     [
         (
             "451 4.3.0 queue full",
-            RetryLater(timedelta(seconds=30), "the server replied 451 4.3.0 queue full"),
+            RetryLater(DEFAULT_RETRY, "the server replied 451 4.3.0 queue full"),
         ),
         ("554 5.7.1 rejected as spam", Failed("the server replied 554 5.7.1 rejected as spam")),
     ],
@@ -180,7 +181,7 @@ def test_starttls_required_but_not_offered_fails_before_login(monkeypatch: pytes
 
 def test_a_server_that_is_down_means_retry_later() -> None:
     result = email(free_port()).send(notification())
-    assert result == RetryLater(timedelta(seconds=30), "cannot connect: Connection refused")
+    assert result == RetryLater(DEFAULT_RETRY, "cannot connect: Connection refused")
 
 
 def test_a_server_that_never_greets_means_retry_later() -> None:
@@ -189,4 +190,4 @@ def test_a_server_that_never_greets_means_retry_later() -> None:
         silent.listen(1)
         port = silent.getsockname()[1]
         result = email(port, timeout="300ms").send(notification())
-    assert result == RetryLater(timedelta(seconds=30), "no answer within 300ms")
+    assert result == RetryLater(DEFAULT_RETRY, "no answer within 300ms")

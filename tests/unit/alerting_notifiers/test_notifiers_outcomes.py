@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tiation.alerting.notifiers import Failed, RetryLater, Sent
-from tiation.alerting.notifiers.base import MAX_REASON, Secrets, safe_reason
+from tiation.alerting.notifiers.base import DEFAULT_RETRY, MAX_REASON, Secrets, safe_reason
 from tiation.alerting.notifiers.email import classify_smtp_error
 from tiation.alerting.notifiers.http import classify_error, classify_response, header_value, retry_after
 from tiation.redact import register_secret
@@ -41,8 +41,8 @@ S = timedelta(seconds=1)
             b"",
             RetryLater(0 * S, "HTTP 503 from the receiver"),
         ),
-        (500, {}, b"boom\n  again", RetryLater(30 * S, "HTTP 500 from the receiver: boom again")),
-        (408, {}, b"", RetryLater(30 * S, "HTTP 408 from the receiver")),
+        (500, {}, b"boom\n  again", RetryLater(DEFAULT_RETRY, "HTTP 500 from the receiver: boom again")),
+        (408, {}, b"", RetryLater(DEFAULT_RETRY, "HTTP 408 from the receiver")),
         (400, {}, b"invalid_payload", Failed("HTTP 400 from the receiver: invalid_payload")),
         (403, {}, b"action_prohibited", Failed("HTTP 403 from the receiver: action_prohibited")),
         (
@@ -96,12 +96,18 @@ def _request() -> httpx.Request:
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
-        (httpx.ConnectTimeout("x", request=_request()), RetryLater(30 * S, "connecting timed out after 2s")),
-        (httpx.ReadTimeout("x", request=_request()), RetryLater(30 * S, "no response within 2s")),
-        (httpx.WriteTimeout("x", request=_request()), RetryLater(30 * S, "sending timed out after 2s")),
+        (
+            httpx.ConnectTimeout("x", request=_request()),
+            RetryLater(DEFAULT_RETRY, "connecting timed out after 2s"),
+        ),
+        (httpx.ReadTimeout("x", request=_request()), RetryLater(DEFAULT_RETRY, "no response within 2s")),
+        (
+            httpx.WriteTimeout("x", request=_request()),
+            RetryLater(DEFAULT_RETRY, "sending timed out after 2s"),
+        ),
         (
             httpx.RemoteProtocolError("x", request=_request()),
-            RetryLater(30 * S, "the connection broke before a complete answer"),
+            RetryLater(DEFAULT_RETRY, "the connection broke before a complete answer"),
         ),
         (
             httpx.UnsupportedProtocol("https://SECRETPATH"),
@@ -122,7 +128,7 @@ def test_request_errors(exc: Exception, expected: object) -> None:
 def test_a_refused_connection_names_the_os_error() -> None:
     exc = httpx.ConnectError("https://hooks.example/services/SECRETPATH")
     exc.__cause__ = ConnectionRefusedError(111, "Connection refused")
-    assert classify_error(exc, 2 * S) == RetryLater(30 * S, "cannot connect: Connection refused")
+    assert classify_error(exc, 2 * S) == RetryLater(DEFAULT_RETRY, "cannot connect: Connection refused")
 
 
 @pytest.mark.parametrize(
@@ -134,26 +140,29 @@ def test_a_refused_connection_names_the_os_error() -> None:
         ),
         (
             smtplib.SMTPAuthenticationError(454, b"4.7.0 try later"),
-            RetryLater(30 * S, "authentication refused: 454 4.7.0 try later"),
+            RetryLater(DEFAULT_RETRY, "authentication refused: 454 4.7.0 try later"),
         ),
         (smtplib.SMTPSenderRefused(553, b"not yours", "a@b.c"), Failed("the server replied 553 not yours")),
-        (smtplib.SMTPDataError(452, b"no space"), RetryLater(30 * S, "the server replied 452 no space")),
+        (
+            smtplib.SMTPDataError(452, b"no space"),
+            RetryLater(DEFAULT_RETRY, "the server replied 452 no space"),
+        ),
         (
             smtplib.SMTPRecipientsRefused({"b@x.y": (550, b"no"), "a@x.y": (451, b"later")}),
-            RetryLater(30 * S, "every recipient was refused: a@x.y (451 later); b@x.y (550 no)"),
+            RetryLater(DEFAULT_RETRY, "every recipient was refused: a@x.y (451 later); b@x.y (550 no)"),
         ),
         (
             smtplib.SMTPServerDisconnected("Connection unexpectedly closed"),
-            RetryLater(30 * S, "the server closed the connection"),
+            RetryLater(DEFAULT_RETRY, "the server closed the connection"),
         ),
         (
             smtplib.SMTPServerDisconnected("Connection unexpectedly closed: timed out"),
-            RetryLater(30 * S, "no answer within 2s"),
+            RetryLater(DEFAULT_RETRY, "no answer within 2s"),
         ),
-        (TimeoutError("timed out"), RetryLater(30 * S, "no answer within 2s")),
+        (TimeoutError("timed out"), RetryLater(DEFAULT_RETRY, "no answer within 2s")),
         (
             ConnectionRefusedError(111, "Connection refused"),
-            RetryLater(30 * S, "cannot connect: Connection refused"),
+            RetryLater(DEFAULT_RETRY, "cannot connect: Connection refused"),
         ),
         (
             smtplib.SMTPNotSupportedError("STARTTLS extension not supported by server."),

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 Event = Literal["trigger", "escalate", "acknowledge", "resolve", "repeat"]
 EVENTS: tuple[Event, ...] = ("trigger", "escalate", "acknowledge", "resolve", "repeat")
 
-DEFAULT_RETRY = timedelta(seconds=30)
-"""Delay suggested after a 5xx, a refused connection or a timeout (the outbox backs off exponentially on top)."""
+DEFAULT_RETRY = timedelta(seconds=1)
+"""Delay suggested after a 5xx, a refused connection or a timeout: the least wait; the outbox backs off
+exponentially from it (1 s, 2 s, 4 s … 5 min), so a receiver that returns is reached within seconds."""
 RATE_LIMIT_RETRY = timedelta(seconds=60)
 """Delay suggested after a 429 without a usable Retry-After."""
 MAX_RETRY_AFTER = timedelta(hours=1)
