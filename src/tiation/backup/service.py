@@ -6,10 +6,10 @@ Storage is the truth (a backup exists when its manifest does); the state store's
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tiation.backup.manifest import Manifest, manifest_key
 from tiation.backup.retention import BackupFacts, RetentionDecision, RetentionPolicy, decide_retention
@@ -20,7 +20,9 @@ from tiation.config.backups import Backup
 from tiation.config.loader import LoadedPlatform
 from tiation.errors import BackupError, IntegrityError, UsageError
 from tiation.secrets import SecretRef
-from tiation.state import BackupRow, StateStore
+
+if TYPE_CHECKING:
+    from tiation.state import BackupRow, StateStore
 
 
 def _secret(value: str | None, base: Path) -> str | SecretRef | None:
@@ -29,16 +31,42 @@ def _secret(value: str | None, base: Path) -> str | SecretRef | None:
     return SecretRef(value, base=base) if SecretRef.is_ref(value) else value
 
 
-@dataclass
 class BackupService:
-    """Backups of one platform file, recorded in one state store."""
+    """Backups of one platform file, recorded in one state store.
 
-    loaded: LoadedPlatform
-    state: StateStore
-    clock: Clock
-    actor: str
-    progress: Callable[[int], None] | None = None
-    _stores: dict[str, Store] = field(default_factory=dict)
+    `state` may be given as a function that opens the store: `run` then opens it on a thread of its own while
+    the backup already streams, so opening (and importing) the store costs the backup no time.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedPlatform,
+        state: StateStore | Callable[[], StateStore],
+        clock: Clock,
+        actor: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.clock = clock
+        self.actor = actor
+        self.progress = progress
+        self._stores: dict[str, Store] = {}
+        self._state: StateStore | None = None
+        self._opener: Callable[[], StateStore] | None = None
+        self._state_lock = threading.Lock()
+        if callable(state) and not hasattr(state, "audit"):
+            self._opener = state
+        else:
+            self._state = state  # type: ignore[assignment]
+
+    @property
+    def state(self) -> StateStore:
+        """The state store (opened on first use when given as an opener)."""
+        with self._state_lock:
+            if self._state is None:
+                assert self._opener is not None
+                self._state = self._opener()
+            return self._state
 
     # -- configuration -> objects ------------------------------------------------------------------------------
     def backup_config(self, name: str) -> Backup:
@@ -106,9 +134,18 @@ class BackupService:
         cfg = self.backup_config(name)
         store = self.storage(cfg.storage)
         recipients = list(cfg.encryption.recipients) if cfg.encryption else []
-        self.state.audit(
-            actor=self.actor, action="backup.start", details={"backup": name, "storage": cfg.storage}
-        )
+        started: list[BaseException] = []
+
+        def audit_start() -> None:  # on a thread: opening the store overlaps the backup's first seconds
+            try:
+                self.state.audit(
+                    actor=self.actor, action="backup.start", details={"backup": name, "storage": cfg.storage}
+                )
+            except BaseException as exc:
+                started.append(exc)
+
+        opener = threading.Thread(target=audit_start, name="tiation-backup-state", daemon=True)
+        opener.start()
         try:
             store.cleanup()  # partial writes of runs that were killed
             manifest = run_backup(
@@ -120,10 +157,16 @@ class BackupService:
                 progress=self.progress,
             )
         except BackupError as exc:
-            self.state.audit(
-                actor=self.actor, action="backup.failed", details={"backup": name, "error": str(exc)}
-            )
+            opener.join()
+            if not started:
+                self.state.audit(
+                    actor=self.actor, action="backup.failed", details={"backup": name, "error": str(exc)}
+                )
             raise
+        finally:
+            opener.join()
+        if started:  # the backup is complete in storage; `catalog rebuild` can index it once the store works
+            raise started[0]
         self._record(manifest, cfg.storage)
         self.state.audit(
             actor=self.actor,

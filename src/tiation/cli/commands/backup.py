@@ -14,7 +14,7 @@ from tiation.cli.output import Output
 def _service(app: AppContext) -> Any:
     from tiation.backup.service import BackupService
 
-    return BackupService(app.loaded(), app.store(), app.clock, app.who())
+    return BackupService(app.loaded(), app.store, app.clock, app.who())  # the store opens on first use
 
 
 def _size(n: int) -> str:
