@@ -14,8 +14,9 @@ separate process (`--loadgen SPEC`), posting to the generic intake over raw HTTP
 2. **Escalation soak** (`--soak-minutes`, default 10). `--soak-rate` incidents per second, each routed to one
    of four policies whose steps fall due 5-40 s apart over several rounds; `--ack-fraction` of them are
    acknowledged through the management API at a random point of their plan. The server is stopped with
-   SIGTERM and started again (down for a few seconds) `--restarts` times. At the end `tiation alerts list
-   --all --json` gives each incident's open time, hence every step's due time (due times follow the plan);
+   SIGTERM and started again (down 3, 5, 8 s; up at least 10 s in between) `--restarts` times. At the end
+   `tiation alerts list --all --json` gives each incident's open time, hence every step's due time (due
+   times follow the plan);
    `tiation alerts show ID --json` gives the stored due_at / state / fired_at of every acknowledged incident,
    of every incident with an unreceived step, and of a `--verify-sample` of the others (checked against the
    plan). Lateness = receiver arrival - due time, reported for steps due while the server was up (goal
@@ -29,8 +30,8 @@ Usage:
     .venv/bin/python bench/alert_notify.py                         # the full run (~15 minutes)
     .venv/bin/python bench/alert_notify.py --skip-soak             # notify latency only
 
-A summary table with the goals is printed; raw figures (every latency, every step's due and arrival time,
-the server's start/stop times) go to bench/results/alert_notify.json (or `--out FILE`). `--keep` keeps the
+A summary table with the goals is printed; raw figures (every latency, every step's due, fired and arrival
+time, the server's start/stop times) go to bench/results/alert_notify.json (or `--out FILE`). `--keep` keeps the
 temp dir (platform file, server.log, SQLite state). Other load on the machine skews every figure: the JSON
 records the CPU used by the server, this process and everything else during each phase.
 """
@@ -78,6 +79,7 @@ PLANS: dict[str, tuple[list[tuple[str, int]], int]] = {
     "odd": ([("cid", 7)], 6),
 }
 DOWN_SECONDS = (3.0, 5.0, 8.0)
+MIN_UP_SECONDS = 10.0  # between a restart and the next stop (short soaks would otherwise stop at once)
 _LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 
 
@@ -276,6 +278,11 @@ def start_alertmanager(work: Path, receiver_port: int) -> tuple[subprocess.Popen
 class BodyConnection(Connection):
     """alert_intake's keep-alive connection, also returning the response body."""
 
+    @classmethod
+    async def open(cls, port: int) -> BodyConnection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
     async def call_body(self, raw: bytes) -> tuple[int, bytes]:
         self.writer.write(raw)
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -423,7 +430,7 @@ def stats(values: list[float], unit: float = 1.0) -> dict[str, Any]:
     }
 
 
-def cpu_end(cpu: CpuShare) -> dict[str, int]:
+def cpu_end(cpu: CpuShare) -> dict[str, float]:
     """CPU % (of one core) over a phase: the server, this process (the receiver), everything else (the load
     generator, and whatever else runs on the machine)."""
     names = {"server": "server", "load_generator": "bench_receiver", "other": "other_incl_load_generator"}
@@ -434,7 +441,7 @@ def notify_phase(
     args: argparse.Namespace, work: Path, receiver: Receiver, port: int, target: str, pid: int
 ) -> dict[str, Any]:
     source = "tiation" if target == "tiation" else "alertmanager"
-    spec = {"mode": "notify", "target": target, "port": port, "tag": target[0]}
+    spec: dict[str, Any] = {"mode": "notify", "target": target, "port": port, "tag": target[0]}
     spec |= {"alerts": args.alerts, "rate": args.rate, "burst": args.burst}
     cpu = CpuShare(pid)
     proc, out = loadgen(work, f"notify-{target}", spec)
@@ -483,14 +490,15 @@ def notify_phase(
 
 def soak_phase(args: argparse.Namespace, server: TiationServer, receiver: Receiver) -> dict[str, Any]:
     seconds = args.soak_minutes * 60
-    spec = {"mode": "soak", "port": server.port, "rate": args.soak_rate, "seconds": seconds}
+    spec: dict[str, Any] = {"mode": "soak", "port": server.port, "rate": args.soak_rate, "seconds": seconds}
     spec |= {"seed": args.seed, "ack_fraction": args.ack_fraction}
     began = time.time()
     cpu = CpuShare(None)  # the server restarts (new pids): its share is in "other" here
     first_run = len(server.history) - 1
     proc, out = loadgen(server.work, "soak", spec)
     for r in range(args.restarts):
-        time.sleep(max(0.0, began + seconds * (r + 0.5) / args.restarts - time.time()))
+        due = max(began + seconds * (r + 0.5) / args.restarts, server.history[-1]["ready"] + MIN_UP_SECONDS)
+        time.sleep(max(0.0, due - time.time()))
         server.stop()
         print(f"restart {r + 1}: stopped (exit {server.history[-1]['exit_code']})", flush=True)
         time.sleep(DOWN_SECONDS[r % len(DOWN_SECONDS)])
@@ -569,14 +577,15 @@ def analyse_soak(
         stored = {s["ordinal"]: s for s in shown[iid]["steps"]} if iid in shown else {}
         for ordinal, person, due in steps:
             key = step_key(iid, ordinal, person)
-            state, got = "fired?", arrivals.get(key, [])
+            state, got, fired = "fired?", arrivals.get(key, []), None
             if ordinal in stored:
                 s = stored[ordinal]
                 state = s["state"]
                 due_mismatch += abs(epoch(s["due_at"]) - due) > 0.001
                 due = epoch(s["due_at"])
-                if s["fired_at"] and classify(due, runs)[0] == "up":
-                    server_late.append(epoch(s["fired_at"]) - due)
+                fired = epoch(s["fired_at"]) if s["fired_at"] else None
+                if fired is not None and classify(due, runs)[0] == "up":
+                    server_late.append(fired - due)
             if state == "cancelled":
                 if got:
                     cancelled_received.append(key)
@@ -588,6 +597,7 @@ def analyse_soak(
             arrival = got[0]["wall"]
             row = {"key": key, "plan": plans[incidents[iid]["labels"]["instance"]], "class": kind}
             row |= {"due": round(due, 3), "arrival": round(arrival, 3), "lateness": round(arrival - due, 3)}
+            row["fired"] = round(fired, 3) if fired is not None else None
             if kind == "down" and restart is not None:
                 row["catch_up"] = round(arrival - max(due, restart), 3)
             rows.append(row)
@@ -622,9 +632,18 @@ def analyse_soak(
         "follow_ups_received": sum(1 for k in soak_keys if ":step" not in k),
         "server_runs": runs,
         "raw_steps": {
-            "columns": ["key", "plan", "class", "due", "arrival", "lateness", "catch_up"],
+            "columns": ["key", "plan", "class", "due", "arrival", "lateness", "catch_up", "fired_at"],
             "rows": [
-                [r["key"], r["plan"], r["class"], r["due"], r["arrival"], r["lateness"], r.get("catch_up")]
+                [
+                    r["key"],
+                    r["plan"],
+                    r["class"],
+                    r["due"],
+                    r["arrival"],
+                    r["lateness"],
+                    r.get("catch_up"),
+                    r["fired"],
+                ]
                 for r in rows
             ],
         },

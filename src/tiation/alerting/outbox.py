@@ -27,6 +27,8 @@ log = logging.getLogger("tiation.alerting.outbox")
 
 BACKOFF_START = timedelta(seconds=1)
 BACKOFF_MAX = timedelta(minutes=5)
+BATCH = 50
+"""Messages sent per round before their outcomes are recorded (in one transaction)."""
 GIVE_UP_AFTER = timedelta(hours=24)
 """A message still undeliverable this long after it was queued is marked failed (and the next one goes)."""
 
@@ -58,41 +60,57 @@ def outcome(row: OutboxRow, result: Sent | RetryLater | Failed, now: datetime) -
     return Attempt("pending", now + wait, result.reason)
 
 
-def head_of(store: StateStore, notifier: str) -> OutboxRow | None:
-    """The oldest pending message of one notifier."""
+def _send(notifier_name: str, notifier: Notifier, row: OutboxRow) -> Sent | RetryLater | Failed:
+    try:
+        return notifier.send(notification_of(row.payload))
+    except TiationError as exc:
+        return Failed(redact(str(exc)))
+    except Exception as exc:  # a notifier bug must not kill the worker: record it, retry later
+        log.exception("notifier %s raised", notifier_name)
+        return RetryLater(backoff(row.attempts + 1), redact(f"{type(exc).__name__}: {exc}"))
+
+
+def deliver(
+    store: StateStore, notifier_name: str, notifier: Notifier, clock: Clock, *, limit: int = 1
+) -> tuple[list[OutboxRow], datetime | None]:
+    """Send up to `limit` due messages of one notifier, oldest first, stopping at the first that must wait.
+
+    Returns the rows tried and when to look again (None: when woken). The outcomes are recorded in one
+    transaction after the sends; a crash before that re-sends them (at least once, with idempotency keys).
+    """
     with store.alerts_read("read the outbox") as tx:
-        return tx.outbox_head(notifier)
+        queue = tx.outbox_queue(notifier_name, limit)
+    tried: list[tuple[OutboxRow, Attempt, datetime]] = []
+    retry_at: datetime | None = None
+    for row in queue:
+        if row.next_attempt_at > clock.now():
+            retry_at = row.next_attempt_at
+            break
+        attempt = outcome(row, _send(notifier_name, notifier, row), clock.now())
+        tried.append((row, attempt, clock.now()))
+        if attempt.state == "pending":  # the receiver must wait: so must everything queued behind it
+            retry_at = attempt.next_attempt_at
+            break
+    if tried:
+        with store.alerts_write("record deliveries") as tx:
+            for row, attempt, done in tried:
+                tx.outbox_update(
+                    row.id,
+                    state=attempt.state,
+                    attempts=row.attempts + 1,
+                    next_attempt_at=attempt.next_attempt_at,
+                    last_error=attempt.last_error,
+                    sent_at=done if attempt.state == "sent" else None,
+                )
+    return [row for row, _, _ in tried], retry_at
 
 
 def deliver_one(
     store: StateStore, notifier_name: str, notifier: Notifier, clock: Clock
 ) -> tuple[OutboxRow | None, datetime | None]:
     """Try the head of `notifier_name`'s queue once if it is due; (row tried or None, when to look again)."""
-    row = head_of(store, notifier_name)
-    if row is None:
-        return None, None
-    now = clock.now()
-    if row.next_attempt_at > now:
-        return None, row.next_attempt_at
-    try:
-        result: Sent | RetryLater | Failed = notifier.send(notification_of(row.payload))
-    except TiationError as exc:
-        result = Failed(redact(str(exc)))
-    except Exception as exc:  # a notifier bug must not kill the worker: record it, retry later
-        log.exception("notifier %s raised", notifier_name)
-        result = RetryLater(backoff(row.attempts + 1), redact(f"{type(exc).__name__}: {exc}"))
-    done = clock.now()
-    attempt = outcome(row, result, done)
-    with store.alerts_write("record a delivery") as tx:
-        tx.outbox_update(
-            row.id,
-            state=attempt.state,
-            attempts=row.attempts + 1,
-            next_attempt_at=attempt.next_attempt_at,
-            last_error=attempt.last_error,
-            sent_at=done if attempt.state == "sent" else None,
-        )
-    return row, None if attempt.state != "pending" else attempt.next_attempt_at
+    rows, retry_at = deliver(store, notifier_name, notifier, clock, limit=1)
+    return (rows[0] if rows else None), retry_at
 
 
 class OutboxWorker:
@@ -143,14 +161,15 @@ class OutboxWorker:
         while not self._stop.is_set():
             wake.clear()
             try:
-                row, retry_at = deliver_one(self.store, name, notifier, self.clock)
+                rows, retry_at = deliver(self.store, name, notifier, self.clock, limit=BATCH)
             except TiationError as exc:  # the state store is unreachable: try again shortly
                 log.warning("outbox %s: %s", name, redact(str(exc)))
-                row, retry_at = None, None
-            if row is not None:
-                if self.on_attempt is not None:
+                rows, retry_at = [], None
+            if self.on_attempt is not None:
+                for row in rows:
                     self.on_attempt(name, row)
-                continue  # the next message may be due already
+            if rows and retry_at is None:
+                continue  # more may be queued already
             timeout = self.poll
             if retry_at is not None:
                 timeout = min(timeout, max((retry_at - self.clock.now()).total_seconds(), 0.0))

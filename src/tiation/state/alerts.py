@@ -283,24 +283,15 @@ class AlertTx:
             self.conn.execute(insert(outbox), fresh)
         return len(fresh)
 
-    def outbox_heads(self) -> list[OutboxRow]:
-        """The oldest pending notification of each notifier (delivery is in order per notifier)."""
-        firsts = (
-            select(func.min(outbox.c.id)).where(outbox.c.state == "pending").group_by(outbox.c.notifier)
-        ).scalar_subquery()
-        query = select(outbox).where(outbox.c.id.in_(firsts)).order_by(outbox.c.id)
-        return [outbox_row(r) for r in self.conn.execute(query)]
-
-    def outbox_head(self, notifier: str) -> OutboxRow | None:
-        """The oldest pending notification of one notifier."""
+    def outbox_queue(self, notifier: str, limit: int) -> list[OutboxRow]:
+        """The oldest `limit` pending notifications of one notifier, in order."""
         query = (
             select(outbox)
             .where(outbox.c.state == "pending", outbox.c.notifier == notifier)
             .order_by(outbox.c.id)
-            .limit(1)
+            .limit(limit)
         )
-        r = self.conn.execute(query).first()
-        return outbox_row(r) if r is not None else None
+        return [outbox_row(r) for r in self.conn.execute(query)]
 
     def outbox_update(self, row_id: int, **values: Any) -> None:
         """Record a delivery attempt's outcome."""

@@ -9,10 +9,12 @@ across processes.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ class Database:
     clock: Clock
     backend: str
     url_display: str
+    _write_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -56,8 +59,14 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A connection inside a write transaction (SQLite: `BEGIN IMMEDIATE`), committed on success."""
-        with self.engine.connect() as conn:
+        """A connection inside a write transaction (SQLite: `BEGIN IMMEDIATE`), committed on success.
+
+        On SQLite, writers of this process queue on a lock first: SQLite's own busy handler makes a waiting
+        writer sleep and retry (up to 100 ms a try), which starves it behind a busy one (the server's intake
+        writer, escalation timers and outbox share one store). Other processes still meet the busy timeout.
+        """
+        lock = self._write_lock if self.backend == "sqlite" else contextlib.nullcontext()
+        with lock, self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn

@@ -98,3 +98,27 @@ def test_the_worker_delivers_in_the_background_when_woken(tmp_path: Path) -> Non
     assert [(n.event, n.recipient.name if n.recipient else None) for n in pager.delivered] == [
         ("trigger", "Ann")
     ]
+
+
+def test_a_batch_stops_at_the_first_message_that_must_wait(tmp_path: Path) -> None:
+    from tiation.alerting.outbox import deliver
+
+    clock = FakeClock(T0)
+    svc = make_service(tmp_path, clock=clock)
+    for i in range(4):
+        svc.ingest([firing(service=f"s{i}", severity="info")])
+    svc.fire_due()
+    slack = FakeNotifier("slack", [Sent(), RetryLater(timedelta(seconds=3), "HTTP 503")])
+    rows, retry_at = deliver(svc.store, "slack", slack, clock, limit=50)
+    assert len(rows) == 2 and retry_at == T0 + timedelta(seconds=3)  # s2 and s3 were not tried
+    with svc.store.alerts_read("t") as tx:
+        assert [(r.state, r.attempts) for r in tx.list_outbox()] == [
+            ("sent", 1),
+            ("pending", 1),
+            ("pending", 0),
+            ("pending", 0),
+        ]
+    clock.advance(3)
+    rows, retry_at = deliver(svc.store, "slack", slack, clock, limit=50)
+    assert len(rows) == 3 and retry_at is None
+    assert [n.labels["service"] for n in slack.delivered] == ["s0", "s1", "s2", "s3"]
