@@ -1,8 +1,9 @@
-"""Backup metrics in OpenMetrics text: what `tiation backup metrics` prints and the server will serve."""
+"""Backup metrics: what `tiation backup metrics` prints and `tiation serve` includes in `/metrics`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from tiation.state import BackupRow, DrillRow
 
@@ -29,11 +30,11 @@ _FAMILIES = (
 )
 
 
-def backup_metrics(backups: Sequence[BackupRow], drills: Sequence[DrillRow], names: Sequence[str]) -> bytes:
-    """OpenMetrics exposition of the newest backup of each configured backup `names` (and its last drill)."""
-    from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
-    from prometheus_client.openmetrics.exposition import generate_latest
-    from prometheus_client.registry import Collector
+def backup_families(
+    backups: Sequence[BackupRow], drills: Sequence[DrillRow], names: Sequence[str]
+) -> list[Any]:
+    """Gauge families for the newest backup of each configured backup `names` (and its last drill)."""
+    from prometheus_client.core import GaugeMetricFamily
 
     newest: dict[str, BackupRow] = {}
     for row in backups:
@@ -43,27 +44,33 @@ def backup_metrics(backups: Sequence[BackupRow], drills: Sequence[DrillRow], nam
     for drill in drills:
         if drill.name not in last_drill or drill.started_at > last_drill[drill.name].started_at:
             last_drill[drill.name] = drill
+    families = {key: GaugeMetricFamily(name, doc, labels=["backup"]) for key, name, doc in _FAMILIES}
+    for name in sorted(names):
+        count = sum(1 for b in backups if b.name == name)
+        families["count"].add_metric([name], count)
+        latest = newest.get(name)
+        if latest is not None:
+            families["success"].add_metric([name], latest.finished_at.timestamp())
+            families["size"].add_metric([name], latest.size)
+            families["duration"].add_metric([name], (latest.finished_at - latest.started_at).total_seconds())
+            if latest.verified is not None:
+                families["verify"].add_metric([name], 1 if latest.verified else 0)
+        last = last_drill.get(name)
+        if last is not None:
+            families["rto"].add_metric([name], last.rto_s)
+            families["rto_ok"].add_metric([name], 1 if last.passed else 0)
+    return list(families.values())
+
+
+def backup_metrics(backups: Sequence[BackupRow], drills: Sequence[DrillRow], names: Sequence[str]) -> bytes:
+    """OpenMetrics exposition of `backup_families` (what `tiation backup metrics` prints)."""
+    from prometheus_client.core import CollectorRegistry
+    from prometheus_client.openmetrics.exposition import generate_latest
+    from prometheus_client.registry import Collector
 
     class _Backups(Collector):
-        def collect(self) -> Iterator[GaugeMetricFamily]:
-            families = {key: GaugeMetricFamily(name, doc, labels=["backup"]) for key, name, doc in _FAMILIES}
-            for name in sorted(names):
-                count = sum(1 for b in backups if b.name == name)
-                families["count"].add_metric([name], count)
-                row = newest.get(name)
-                if row is not None:
-                    families["success"].add_metric([name], row.finished_at.timestamp())
-                    families["size"].add_metric([name], row.size)
-                    families["duration"].add_metric(
-                        [name], (row.finished_at - row.started_at).total_seconds()
-                    )
-                    if row.verified is not None:
-                        families["verify"].add_metric([name], 1 if row.verified else 0)
-                drill = last_drill.get(name)
-                if drill is not None:
-                    families["rto"].add_metric([name], drill.rto_s)
-                    families["rto_ok"].add_metric([name], 1 if drill.passed else 0)
-            yield from families.values()
+        def collect(self) -> Iterator[Any]:
+            yield from backup_families(backups, drills, names)
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Backups())

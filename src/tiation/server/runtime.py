@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
+from prometheus_client import CollectorRegistry
 
 from tiation.alerting.escalation import EscalationTimers
 from tiation.alerting.notifiers.factory import make_notifier
@@ -21,6 +22,7 @@ from tiation.alerting.service import AlertService
 from tiation.clock import Clock
 from tiation.config.models import Platform
 from tiation.server.api import management_router
+from tiation.server.state_metrics import StateCollector
 from tiation.state.store import StateStore
 
 
@@ -32,6 +34,7 @@ class Runtime:
     timers: EscalationTimers
     outbox: OutboxWorker
     routers: Sequence[APIRouter]
+    registry: CollectorRegistry
 
     @property
     def services(self) -> list[Any]:
@@ -59,4 +62,6 @@ def build_runtime(
     timers = EscalationTimers(service, poll=poll)
     timers_box.append(timers)
     router = management_router(platform, store, service, clock.now)
-    return Runtime(service, timers, outbox, [router])
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(StateCollector(platform, store))
+    return Runtime(service, timers, outbox, [router], registry)

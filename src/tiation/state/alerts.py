@@ -304,6 +304,20 @@ class AlertTx:
             query = query.where(outbox.c.incident_id == incident_id)
         return [outbox_row(r) for r in self.conn.execute(query)]
 
+    def open_incident_counts(self) -> dict[tuple[str, str], int]:
+        """Open incidents counted by (state, severity)."""
+        query = (
+            select(incidents.c.state, incidents.c.severity, func.count())
+            .where(incidents.c.state.in_(OPEN_STATES))
+            .group_by(incidents.c.state, incidents.c.severity)
+        )
+        return {(r[0], r[1]): int(r[2]) for r in self.conn.execute(query)}
+
+    def pending_step_count(self) -> int:
+        """Escalation steps still to fire."""
+        query = select(func.count()).where(escalation_steps.c.state == "pending")
+        return int(self.conn.execute(query).scalar_one())
+
     def outbox_pending_count(self) -> int:
         """Notifications not yet delivered (nor given up on)."""
         return int(self.conn.execute(select(func.count()).where(outbox.c.state == "pending")).scalar_one())

@@ -49,7 +49,7 @@ def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr("tiation.cli.commands.serve.build", lambda app: (RecordingIngestor(), [], []))
+    monkeypatch.setattr("tiation.cli.commands.serve.build", lambda app: (RecordingIngestor(), [], [], None))
     monkeypatch.setattr(
         "tiation.server.run.serve",
         lambda app, host, port: calls.append({"app": app, "host": host, "port": port}),

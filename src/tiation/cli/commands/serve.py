@@ -14,6 +14,7 @@ from tiation.cli.output import Output
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
+    from prometheus_client import CollectorRegistry
 
     from tiation.server.app import Background
     from tiation.server.committer import Ingestor
@@ -21,13 +22,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("tiation.server")
 
 
-def build(app: AppContext) -> tuple[Ingestor, Sequence[Background], Sequence[APIRouter]]:
-    """The alert engine behind the intake, the background services and the management routes."""
+def build(app: AppContext) -> tuple[Ingestor, Sequence[Background], Sequence[APIRouter], CollectorRegistry]:
+    """The alert engine behind the intake, the background services, the management routes and the metrics
+    registry (with the state store's gauges)."""
     from tiation.server.runtime import build_runtime
 
     loaded = app.loaded()
     runtime = build_runtime(loaded.platform, loaded.root, app.store(), app.clock)
-    return runtime.service, runtime.services, runtime.routers
+    return runtime.service, runtime.services, runtime.routers, runtime.registry
 
 
 @click.group(invoke_without_command=True)
@@ -46,8 +48,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_access_log:
     app: AppContext = ctx.obj
     platform = app.loaded().platform
     configure_logging(access_log=not no_access_log)
-    ingestor, services, routers = build(app)
-    asgi = create_app(platform.alerting.intake, ingestor, services=services, routers=routers, clock=app.clock)
+    ingestor, services, routers, registry = build(app)
+    asgi = create_app(
+        platform.alerting.intake,
+        ingestor,
+        services=services,
+        routers=routers,
+        registry=registry,
+        clock=app.clock,
+    )
     bind_host = host or platform.server.host
     bind_port = port or platform.server.port
     intakes = ", ".join(sorted(platform.alerting.intake)) or "none configured"
