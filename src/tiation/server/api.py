@@ -53,22 +53,6 @@ def _actor(request: Request, tokens: Mapping[str, bytes], *, allow_query: bool =
     return found
 
 
-def _incident_json(i: Any) -> dict[str, Any]:
-    return {
-        "id": i.id,
-        "state": i.state,
-        "severity": i.severity,
-        "title": i.title,
-        "policy": i.policy,
-        "labels": i.labels,
-        "silenced": i.silenced,
-        "deployment_id": i.deployment_id,
-        "opened_at": i.opened_at.isoformat(),
-        "acknowledged_by": i.acknowledged_by,
-        "resolved_by": i.resolved_by,
-    }
-
-
 def _json(data: Any, status: int = 200) -> Response:
     import json
 
@@ -109,21 +93,17 @@ def management_router(
         def run(_: str) -> Response:
             with store.alerts_read("list incidents") as tx:
                 rows = tx.list_incidents(states=states, limit=min(max(limit, 1), 1000))
-            return _json([_incident_json(i) for i in rows])
+            return _json([i.to_dict() for i in rows])
 
         return guarded(run, request)
 
     @router.post("/incidents/{incident_id}/ack", tags=["incidents"], summary="Acknowledge: stop escalation")
     def ack(incident_id: str, request: Request) -> Response:
-        return guarded(
-            lambda actor: _json(_incident_json(service.acknowledge(incident_id, actor=actor))), request
-        )
+        return guarded(lambda actor: _json(service.acknowledge(incident_id, actor=actor).to_dict()), request)
 
     @router.post("/incidents/{incident_id}/resolve", tags=["incidents"], summary="Resolve an incident")
     def resolve(incident_id: str, request: Request) -> Response:
-        return guarded(
-            lambda actor: _json(_incident_json(service.resolve(incident_id, actor=actor))), request
-        )
+        return guarded(lambda actor: _json(service.resolve(incident_id, actor=actor).to_dict()), request)
 
     @router.get("/oncall/{schedule}.ics", tags=["oncall"], summary="Shifts as an iCalendar feed")
     def calendar(schedule: str, request: Request, days: int = 28) -> Response:

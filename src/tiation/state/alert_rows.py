@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,14 @@ class IncidentRow:
     acknowledged_by: str | None
     resolved_at: datetime | None
     resolved_by: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (times as ISO 8601), as the CLI and the API print it."""
+        out = dataclasses.asdict(self)
+        for key in ("opened_at", "acknowledged_at", "resolved_at"):
+            out[key] = out[key].isoformat() if out[key] is not None else None
+        out.pop("group_key")
+        return out
 
 
 @dataclass(frozen=True)

@@ -40,24 +40,6 @@ def _time(app: AppContext, text: str | None, what: str) -> datetime:
     return now if text is None else parse_time(text, ZoneInfo("UTC"), now, what=what)
 
 
-def _incident_dict(i: Any) -> dict[str, Any]:
-    return {
-        "id": i.id,
-        "state": i.state,
-        "severity": i.severity,
-        "title": i.title,
-        "policy": i.policy,
-        "labels": i.labels,
-        "silenced": i.silenced,
-        "deployment_id": i.deployment_id,
-        "opened_at": i.opened_at,
-        "acknowledged_at": i.acknowledged_at,
-        "acknowledged_by": i.acknowledged_by,
-        "resolved_at": i.resolved_at,
-        "resolved_by": i.resolved_by,
-    }
-
-
 @click.group()
 def alerts() -> None:
     """Incidents from alerts: list, show, acknowledge, resolve, silence, explain."""
@@ -74,7 +56,7 @@ def list_(app: AppContext, show_all: bool, limit: int, json_mode: bool) -> None:
     states = () if show_all else ("triggered", "acknowledged")
     with app.store().alerts_read("list incidents") as tx:
         rows = tx.list_incidents(states=states, limit=limit)
-    out.data([_incident_dict(i) for i in rows])
+    out.data([i.to_dict() for i in rows])
     if not rows:
         out.line("no open incidents" if not show_all else "no incidents")
         return
@@ -106,7 +88,7 @@ def show(app: AppContext, incident_id: str, json_mode: bool) -> None:
         sent = tx.list_outbox(incident_id=incident.id)
     out.data(
         {
-            **_incident_dict(incident),
+            **incident.to_dict(),
             "alerts": [
                 {
                     "fingerprint": a.fingerprint,
@@ -195,7 +177,7 @@ def ack(app: AppContext, incident_id: str, json_mode: bool) -> None:
     """Acknowledge an incident: escalation stops; the people already paged are told."""
     out = Output(json_mode=json_mode)
     incident = _service(app).acknowledge(incident_id, actor=app.who())
-    out.data(_incident_dict(incident))
+    out.data(incident.to_dict())
     out.line(f"{incident.id} acknowledged by {incident.acknowledged_by}; escalation stopped")
 
 
@@ -207,7 +189,7 @@ def resolve(app: AppContext, incident_id: str, json_mode: bool) -> None:
     """Resolve an incident by hand."""
     out = Output(json_mode=json_mode)
     incident = _service(app).resolve(incident_id, actor=app.who())
-    out.data(_incident_dict(incident))
+    out.data(incident.to_dict())
     out.line(f"{incident.id} resolved by {incident.resolved_by}")
 
 
