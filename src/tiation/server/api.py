@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from tiation.alerting.service import AlertService
@@ -128,9 +129,24 @@ def management_router(
 
         return guarded(run, request)
 
-    @router.post("/oncall/{schedule}/overrides", tags=["oncall"], summary="Add an override (audited)")
-    def add_override(schedule: str, body: OverrideRequest, request: Request) -> Response:
+    body_schema = {"content": {"application/json": {"schema": OverrideRequest.model_json_schema()}}}
+
+    @router.post(
+        "/oncall/{schedule}/overrides",
+        tags=["oncall"],
+        summary="Add an override (audited)",
+        openapi_extra={"requestBody": {**body_schema, "required": True}},
+    )
+    async def add_override(schedule: str, request: Request) -> Response:
+        raw = await request.body()  # read here, parsed only once the caller is known
+
         def run(actor: str) -> Response:
+            try:
+                body = OverrideRequest.model_validate_json(raw)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first.get("loc", ())) or None
+                return error_response(422, f"invalid request: {first.get('msg', 'invalid')}", field)
             row = oncall.add_override(
                 platform,
                 store,
@@ -152,6 +168,6 @@ def management_router(
                 201,
             )
 
-        return guarded(run, request)
+        return await run_in_threadpool(guarded, run, request)
 
     return router

@@ -270,6 +270,10 @@ def test_the_management_api_needs_its_token_and_is_audited(start: StartServe) ->
         assert (added.json()["schedule"], added.json()["person"]) == ("primary", "cid")
         for token in (None, "wrong-token"):
             assert _api(serve, "POST", overrides, token, json=body).status_code == 401
+        bad = {**body, "start": "next tuesday"}
+        assert _api(serve, "POST", overrides, None, json=bad).status_code == 401  # who asks comes first
+        refused = _api(serve, "POST", overrides, API_TOKEN, json=bad)
+        assert refused.status_code == 422 and refused.json()["field"] == "start"
         at = (begin + timedelta(hours=1)).isoformat()
         who = _api(serve, "GET", "/api/v1/oncall/primary/who", API_TOKEN, params={"at": at})
         assert who.json()["person"] == "cid" and who.json()["source"].startswith("override")
