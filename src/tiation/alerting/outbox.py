@@ -105,14 +105,6 @@ def deliver(
     return [row for row, _, _ in tried], retry_at
 
 
-def deliver_one(
-    store: StateStore, notifier_name: str, notifier: Notifier, clock: Clock
-) -> tuple[OutboxRow | None, datetime | None]:
-    """Try the head of `notifier_name`'s queue once if it is due; (row tried or None, when to look again)."""
-    rows, retry_at = deliver(store, notifier_name, notifier, clock, limit=1)
-    return (rows[0] if rows else None), retry_at
-
-
 class OutboxWorker:
     """Background delivery: a thread per notifier that wakes when told (`wake()`) or when a retry is due."""
 

@@ -76,7 +76,8 @@ class _Batch:
     touched: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
-    resolved_alerts: dict[str, list[str]] = field(default_factory=dict)  # incident -> fingerprints
+    resolved: set[str] = field(default_factory=set)
+    """Incidents an alert of this batch resolved in (closed if none of their alerts still fires)."""
     acks: list[str] = field(default_factory=list)
     silences: list[tuple[int, Silence]] = field(default_factory=list)
     deploys: dict[tuple[str, str | None], RecentDeploy] = field(default_factory=dict)
@@ -137,11 +138,11 @@ class AlertService:
                         seen[incident_id] = None
                 results.append(IngestResult(received=len(group), incidents=tuple(seen), **counts))
             self._write(tx, batch)
-            for incident_id in batch.resolved_alerts:
+            for incident_id in batch.resolved:
                 self._maybe_resolve(tx, batch, incident_id)
             for incident_id in dict.fromkeys(batch.acks):
                 self._acknowledge(tx, incident_id, actor="source", at=now)
-        if batch.steps or batch.resolved_alerts or batch.acks:
+        if batch.steps or batch.resolved or batch.acks:
             self.on_change()
         return results
 
@@ -176,7 +177,7 @@ class AlertService:
             assert known is not None
             self._set_alert(batch, fp, event, known.incident_id, "resolved")
             if known.incident_id is not None:
-                batch.resolved_alerts.setdefault(known.incident_id, []).append(fp)
+                batch.resolved.add(known.incident_id)
                 self._event(batch, known.incident_id, decision, fp)
             return "resolved", known.incident_id
         # new, or fires again after it was resolved

@@ -9,11 +9,6 @@ from zoneinfo import ZoneInfo
 from tiation.config.alerting import WEEKDAYS, Recurrence, Silence, parse_instant
 
 
-def in_window(every: Recurrence, at: datetime) -> bool:
-    """Is `at` inside the weekly window? A window whose end is not after its start runs past midnight."""
-    return window_end(every, at) is not None
-
-
 def window_end(every: Recurrence, at: datetime) -> datetime | None:
     """When the weekly window that contains `at` closes (None when `at` is outside every window)."""
     local = at.astimezone(ZoneInfo(every.time_zone))
@@ -42,7 +37,7 @@ def silence_end(silence: Silence, at: datetime) -> datetime:
 def is_active(silence: Silence, at: datetime) -> bool:
     """Is the silence in force at `at`?"""
     if silence.every is not None:
-        return in_window(silence.every, at)
+        return window_end(silence.every, at) is not None
     assert silence.starts_at is not None and silence.ends_at is not None
     return parse_instant(silence.starts_at) <= at < parse_instant(silence.ends_at)
 

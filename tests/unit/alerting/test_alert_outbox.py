@@ -9,7 +9,7 @@ from pathlib import Path
 from fixtures.alerting_kit import T0, firing, make_service
 from tiation.alerting.notifiers.base import Failed, RetryLater, Sent
 from tiation.alerting.notifiers.fake import FakeNotifier
-from tiation.alerting.outbox import BACKOFF_MAX, GIVE_UP_AFTER, OutboxWorker, backoff, deliver_one, outcome
+from tiation.alerting.outbox import BACKOFF_MAX, GIVE_UP_AFTER, OutboxWorker, backoff, deliver, outcome
 from tiation.clock import FakeClock, SystemClock
 from tiation.state.alert_rows import OutboxRow
 
@@ -49,15 +49,15 @@ def test_a_receiver_that_is_down_gets_everything_in_order_when_it_returns(tmp_pa
         svc.ingest([firing(service=f"s{i}", severity="info")])  # three incidents: slack only
     svc.fire_due()
     slack = FakeNotifier("slack", [RetryLater(timedelta(seconds=5), "HTTP 503")] * 4)
-    row, retry_at = deliver_one(svc.store, "slack", slack, clock)
-    assert row is not None and retry_at == T0 + timedelta(seconds=5)
+    rows, retry_at = deliver(svc.store, "slack", slack, clock)
+    assert len(rows) == 1 and retry_at == T0 + timedelta(seconds=5)
     # while the head waits, nothing behind it is tried
-    assert deliver_one(svc.store, "slack", slack, clock) == (None, T0 + timedelta(seconds=5))
+    assert deliver(svc.store, "slack", slack, clock) == ([], T0 + timedelta(seconds=5))
     for _ in range(3):  # still down: each retry waits at least the 5 s the receiver asked for
         clock.advance(10)
-        assert deliver_one(svc.store, "slack", slack, clock)[0] is not None
+        assert deliver(svc.store, "slack", slack, clock)[0]
     clock.advance(60)
-    while deliver_one(svc.store, "slack", slack, clock)[0] is not None:
+    while deliver(svc.store, "slack", slack, clock)[0]:
         pass
     assert [n.labels["service"] for n in slack.delivered] == ["s0", "s1", "s2"]
     assert len(slack.calls) == 4 + 3
@@ -73,8 +73,8 @@ def test_a_permanent_failure_is_recorded_and_the_queue_moves_on(tmp_path: Path) 
     svc.ingest([firing(service="b", severity="info")])
     svc.fire_due()
     slack = FakeNotifier("slack", [Failed("HTTP 400 invalid_payload")])
-    deliver_one(svc.store, "slack", slack, clock)
-    deliver_one(svc.store, "slack", slack, clock)
+    deliver(svc.store, "slack", slack, clock)
+    deliver(svc.store, "slack", slack, clock)
     with svc.store.alerts_read("t") as tx:
         rows = tx.list_outbox()
     assert [(r.state, r.last_error) for r in rows] == [("failed", "HTTP 400 invalid_payload"), ("sent", None)]
@@ -101,8 +101,6 @@ def test_the_worker_delivers_in_the_background_when_woken(tmp_path: Path) -> Non
 
 
 def test_a_batch_stops_at_the_first_message_that_must_wait(tmp_path: Path) -> None:
-    from tiation.alerting.outbox import deliver
-
     clock = FakeClock(T0)
     svc = make_service(tmp_path, clock=clock)
     for i in range(4):
