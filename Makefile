@@ -5,9 +5,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := postgresql age zstd prometheus prometheus-alertmanager
+DEB_PACKAGES := postgresql age zstd prometheus prometheus-alertmanager docker.io docker-compose busybox-static
 
-.PHONY: demo test test-fast lint typecheck bench deps venv clean
+.PHONY: demo test test-fast lint typecheck bench deps venv clean k8s-test-cluster
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,11 @@ venv: $(STAMP)
 deps:
 	@scripts/install-deps.sh $(DEB_PACKAGES)
 
+## The Kubernetes control plane the tests run against, built from the Go module proxy once per machine
+## into ~/.cache/tiation-k8s (about 15 min on 2 cores the first time, a no-op after).
+k8s-test-cluster:
+	@scripts/build-k8s-test-cluster.sh >/dev/null
+
 demo: $(STAMP)
 	$(BIN)/python examples/ecosystem/demo.py
 
@@ -32,7 +37,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) deps lint typecheck
+test: $(STAMP) deps lint typecheck k8s-test-cluster
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 test-fast: $(STAMP)
@@ -41,6 +46,8 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/deploy_verdict.py
 	$(BIN)/python bench/cli_startup.py
+	$(BIN)/python bench/kube_verdict.py
+	$(BIN)/python bench/compose_verdict.py
 
 clean:
 	rm -rf $(VENV) .tiation examples/ecosystem/.tiation .mypy_cache .ruff_cache

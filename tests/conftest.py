@@ -13,4 +13,6 @@ pytest_plugins = [
     "fixtures.eco",
     "fixtures.seaweedfs",
     "fixtures.monitoring",
+    "fixtures.kube",
+    "fixtures.docker",
 ]

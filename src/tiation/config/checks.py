@@ -25,6 +25,7 @@ def check_references(platform: Platform, root: Any, file: str) -> None:
         *_cycles(platform, root),
         *_overrides(platform, root),
         *_local_settings(platform, root),
+        *_container_images(platform, root),
         *_ports(platform, root),
         *_tiers(platform, root),
         *_backups(platform, root),
@@ -135,6 +136,19 @@ def _local_settings(platform: Platform, root: Any) -> Iterator[Problem]:
     for name, service in platform.services.items():
         if service.local is None:
             message = f"missing 'local' run settings, needed by environment {local_env!r} (target local)"
+            yield _problem(root, ("services", name), message, at_key=True)
+
+
+def _container_images(platform: Platform, root: Any) -> Iterator[Problem]:
+    env_name = next(
+        (n for n, e in platform.environments.items() if e.target in ("kubernetes", "compose")), None
+    )
+    if env_name is None:
+        return
+    target = platform.environments[env_name].target
+    for name, service in platform.services.items():
+        if service.image is None:
+            message = f"missing 'image', needed by environment {env_name!r} (target {target})"
             yield _problem(root, ("services", name), message, at_key=True)
 
 

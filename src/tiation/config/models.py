@@ -18,6 +18,7 @@ from tiation.config.durations import Duration
 from tiation.config.notifiers import Notifier
 from tiation.config.oncall import Oncall, Person
 from tiation.config.server import Server
+from tiation.config.targets import ComposeSettings, KubernetesSettings, Resources
 from tiation.errors import UsageError
 
 
@@ -33,8 +34,10 @@ class LocalTargetSettings(Strict):
 
 
 class Environment(Strict):
-    target: Literal["local", "fake"] = "local"
+    target: Literal["local", "fake", "kubernetes", "compose"] = "local"
     local: LocalTargetSettings = Field(default_factory=LocalTargetSettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    compose: ComposeSettings = Field(default_factory=ComposeSettings)
     approval: Literal["none", "required"] = "none"
     approval_ttl: Duration = timedelta(hours=4)
     lease_ttl: Duration = timedelta(seconds=60)
@@ -127,6 +130,11 @@ class Service(Strict):
     health: Health = Field(default_factory=Health)
     replicas: int = Field(default=1, ge=0)
     default_version: str | None = None
+    image: str | None = None
+    """Container image for the `kubernetes` and `compose` targets; `{version}` is substituted."""
+    resources: Resources = Field(default_factory=Resources)
+    env_secrets: list[Name] = Field(default_factory=list)
+    """Kubernetes Secrets whose keys become environment variables (names only; values stay in the cluster)."""
 
 
 class ServiceOverride(Strict):

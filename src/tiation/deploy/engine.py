@@ -35,6 +35,15 @@ def make_prober(target: Target, clock: Clock) -> Prober:
             return ProbeResult(probe.label, ok, detail, 0.0, clock.now())
 
         return fake_probe
+    cluster_probe = getattr(target, "cluster_probe", None)
+    if cluster_probe is not None:
+        # The cluster runs the probes (readiness in the pod spec); the verdict reads the rollout's answer.
+        def rollout_probe(probe: Probe, endpoint: Endpoint, version: str) -> ProbeResult:
+            at, start = clock.now(), clock.monotonic()
+            ok, detail = cluster_probe(endpoint, version)
+            return ProbeResult(probe.label, bool(ok), str(detail), clock.monotonic() - start, at)
+
+        return rollout_probe
     import httpx
 
     from tiation.deploy.health import run_probe
@@ -109,7 +118,9 @@ class Engine:
                 else None,
                 approvals=approvals,
                 dependencies_unhealthy=self._unhealthy_dependencies(environment, svc, target, prober),
-                unresolved_secrets=unresolved_secrets(release),
+                # A cluster reads secret values from its own Secrets; they need not resolve here.
+                unresolved_secrets=[] if target.kind == "kubernetes" else unresolved_secrets(release),
+                target_problems=_target_problems(target, release),
             )
         opts = PlanOptions(
             actor=self.actor,
@@ -183,6 +194,12 @@ class Engine:
             details={"version": version, "digest": release.digest, "expires_at": expires.isoformat()},
         )
         return row
+
+
+def _target_problems(target: Target, release: Release) -> list[str]:
+    """What the target's own prechecks say about `release` (targets without prechecks say nothing)."""
+    check = getattr(target, "precheck", None)
+    return list(check(release)) if check is not None else []
 
 
 def unresolved_secrets(release: Release) -> list[str]:

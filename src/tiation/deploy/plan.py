@@ -33,6 +33,7 @@ class ServiceFacts:
     approvals: Sequence[ApprovalFact] = ()
     dependencies_unhealthy: Mapping[str, str] = field(default_factory=dict)  # dependency -> why
     unresolved_secrets: Sequence[str] = ()  # one line each: which reference, and why it cannot be read
+    target_problems: Sequence[str] = ()  # the target's prechecks (namespace, Secrets, capacity …), one line each
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ def plan_deploy(
                 f"release {release.version} is quarantined ({fact.quarantined}); use --force to deploy it again"
             )
         blockers.extend(fact.unresolved_secrets)
+        blockers.extend(fact.target_problems)
         approval = _approval_blocker(release, fact.approvals, opts)
         if approval:
             blockers.append(approval)

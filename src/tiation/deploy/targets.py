@@ -14,6 +14,32 @@ def make_target(loaded: LoadedPlatform, environment: str, clock: Clock) -> Targe
         from tiation.targets.local import LocalTarget
 
         return LocalTarget(loaded.root / ".tiation", environment, host=env.local.host, clock=clock)
+    if env.target == "kubernetes":
+        from tiation.targets.kubernetes.target import KubernetesTarget
+
+        settings = env.kubernetes
+        kubeconfig = str(loaded.root / settings.kubeconfig) if settings.kubeconfig else None
+        return KubernetesTarget(
+            environment,
+            namespace=settings.namespace,
+            context=settings.context,
+            kubeconfig=kubeconfig,
+            progress_deadline_s=(
+                settings.progress_deadline.total_seconds() if settings.progress_deadline else None
+            ),
+            clock=clock,
+        )
+    if env.target == "compose":
+        from tiation.targets.compose import ComposeTarget
+
+        project = env.compose.project or f"{loaded.platform.project.name}-{environment}"
+        return ComposeTarget(
+            loaded.root / ".tiation",
+            environment,
+            project=project,
+            docker_host=env.compose.docker_host,
+            clock=clock,
+        )
     from tiation.targets.fake import FakeTarget
 
     return FakeTarget(clock=clock)

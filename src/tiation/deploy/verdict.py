@@ -22,6 +22,7 @@ FATAL_EVENTS: Mapping[EventKind, str] = {
     EventKind.OOM_KILLED: "killed: out of memory",
     EventKind.UNSCHEDULABLE: "unschedulable",
     EventKind.PROGRESS_DEADLINE: "progress deadline exceeded",
+    EventKind.NOT_READY: "readiness probe failing",
 }
 _REFUSED = ("connection refused", "refused")
 

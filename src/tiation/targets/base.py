@@ -39,6 +39,11 @@ class Release:
     config: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
     stop_timeout: float = 10.0
+    image: str | None = None
+    """Container image (container targets); `{version}` already substituted."""
+    replicas: int = 1
+    workload: Mapping[str, Any] = field(default_factory=dict)
+    """What a container target needs besides the image: `probes`, `resources`, `env_secrets` (plain data)."""
 
     @property
     def digest(self) -> str:
@@ -59,6 +64,11 @@ class Release:
             "cwd": self.cwd,
             "stop_timeout": self.stop_timeout,
         }
+        # Container fields are written only when set, so the digests of process releases stay as they were.
+        if self.image is not None:
+            out["image"] = self.image
+            out["replicas"] = self.replicas
+            out["workload"] = json.loads(json.dumps(self.workload, sort_keys=True))
         if include_digest:
             out["digest"] = self.digest
         return out
@@ -83,6 +93,9 @@ class Release:
             config=dict(data.get("config", {})),
             cwd=data.get("cwd"),
             stop_timeout=float(data.get("stop_timeout", 10.0)),
+            image=data.get("image"),
+            replicas=int(data.get("replicas", 1)),
+            workload=dict(data.get("workload", {})),
         )
 
 
@@ -107,6 +120,7 @@ class EventKind(StrEnum):
     OOM_KILLED = "oom_killed"
     UNSCHEDULABLE = "unschedulable"
     PROGRESS_DEADLINE = "progress_deadline"  # the platform's own deadline passed
+    NOT_READY = "not_ready"  # running, but its readiness probe kept failing past the probe's own threshold
     INFO = "info"
 
 

@@ -16,12 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from typing import Any
 
 from tiation.clock import Clock
 from tiation.errors import TargetError
@@ -29,15 +24,12 @@ from tiation.redact import redact
 from tiation.targets.base import Endpoint, Observed, Release, Rollout, TargetEvent
 from tiation.targets.local_common import (
     atomic_write_json,
-    bind_check,
     free_port,
     read_json,
-    record_alive,
     signal_pid,
     tail_lines,
 )
 from tiation.targets.local_instances import (
-    PROXY_MODULE,
     SUPERVISOR_MODULE,
     EventCursor,
     InstanceFiles,
@@ -48,15 +40,9 @@ from tiation.targets.local_instances import (
     to_instance,
 )
 from tiation.targets.local_spec import build_spec, config_paths, safe_name, write_config
+from tiation.targets.proxy_control import ProxyControl, launch_detached
 
 KEEP_STOPPED = 5  # stopped instances (directory and log) kept per service
-LAUNCH_TIMEOUT = 15.0  # for a detaching process to hand over its pid
-PROXY_START_TIMEOUT = 10.0
-PROXY_SWITCH_TIMEOUT = 5.0
-
-
-def _record_gone(record: dict[str, Any], *args: str) -> bool:
-    return not record_alive(record, *args)
 
 
 class LocalTarget:
@@ -75,6 +61,9 @@ class LocalTarget:
     def _paths(self, service: str) -> ServicePaths:
         return ServicePaths(self.root, self.environment, safe_name(service, "service"))
 
+    def _proxy(self, paths: ServicePaths) -> ProxyControl:
+        return ProxyControl(paths, self.host, self.clock)
+
     def check(self) -> None:
         """Raise TargetError unless the root is writable and the host can be listened on."""
         try:
@@ -89,16 +78,6 @@ class LocalTarget:
         except OSError as exc:
             raise TargetError(f"cannot listen on {self.host}: {exc.strerror or exc}") from None
 
-    def _check_public_port(self, paths: ServicePaths, port: int) -> None:
-        proxy = paths.proxy_running()
-        if proxy and proxy.get("port") == port and proxy.get("host") == self.host:
-            return
-        reason = bind_check(self.host, port)
-        if reason == "in use":
-            raise TargetError(f"port {port} on {self.host} is in use by another process")
-        if reason:
-            raise TargetError(f"cannot listen on {self.host}:{port}: {reason}")
-
     def _new_instance(self, paths: ServicePaths) -> InstanceFiles:
         for _ in range(10):
             instance_id = f"{self.clock.now():%Y%m%dT%H%M%S}-{os.urandom(2).hex()}"
@@ -110,33 +89,12 @@ class LocalTarget:
             return files
         raise TargetError(f"cannot allocate an instance id under {paths.instances_dir}")
 
-    def _launch(self, argv: list[str], log: Path, pid_file: Path, what: str) -> None:
-        """Start a process that detaches itself; return once it has recorded its pid."""
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", *argv, "--pid-file", str(pid_file)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
-        try:
-            code = proc.wait(timeout=LAUNCH_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise TargetError(f"{what} did not start within {LAUNCH_TIMEOUT:g}s (see {log})") from None
-        if code != 0 or read_json(pid_file) is None:
-            raise TargetError(f"{what} failed to start (exit code {code}, see {log})")
-
     def apply(self, release: Release) -> Rollout:
         """Start a supervised candidate on a free port; return at once (the engine probes the endpoint)."""
         if release.environment != self.environment:
             raise TargetError(f"release is for {release.environment!r}, this target is {self.environment!r}")
         paths = self._paths(release.service)
-        self._check_public_port(paths, release.port)
+        self._proxy(paths).check_public_port(release.port)
         config = config_paths(release.config)
         previous = paths.serving_id()
         files = self._new_instance(paths)
@@ -149,7 +107,7 @@ class LocalTarget:
             atomic_write_json(files.spec, spec)
         except OSError as exc:
             raise TargetError(f"cannot prepare instance {files.id}: {exc.strerror or exc}") from None
-        self._launch(
+        launch_detached(
             [SUPERVISOR_MODULE, "--spec", str(files.spec)],
             files.log,
             files.pid_file,
@@ -163,69 +121,6 @@ class LocalTarget:
         cursor = self._cursors.setdefault(rollout.instance_id, EventCursor())
         return new_events(files, cursor, self.clock)
 
-    def _wait_for(self, seconds: float, done: Callable[[], bool]) -> bool:
-        deadline = self.clock.monotonic() + seconds
-        while not done():
-            if self.clock.monotonic() >= deadline:
-                return False
-            self.clock.sleep(0.05)
-        return True
-
-    def _stop_proxy(self, paths: ServicePaths) -> None:
-        for record in (read_json(paths.proxy_state), read_json(paths.proxy_pid_file)):
-            if not record_alive(record, PROXY_MODULE, str(paths.dir)):
-                continue
-            assert record is not None
-            gone = partial(_record_gone, record, PROXY_MODULE, str(paths.dir))
-            signal_pid(record["pid"], signal.SIGTERM)
-            if not self._wait_for(5.0, gone):
-                signal_pid(record["pid"], signal.SIGKILL)
-                self._wait_for(5.0, gone)
-        paths.proxy_state.unlink(missing_ok=True)
-        paths.proxy_pid_file.unlink(missing_ok=True)
-
-    def _ensure_proxy(self, paths: ServicePaths, port: int) -> dict[str, Any]:
-        """The running proxy of the service on `port`, started if needed."""
-        state = paths.proxy_running()
-        if state and state.get("port") == port and state.get("host") == self.host:
-            return state
-        if state or paths.proxy_state.exists():
-            self._stop_proxy(paths)  # a proxy on a former public port, or a dead one's files
-        self._check_public_port(paths, port)
-        argv = [PROXY_MODULE, "--dir", str(paths.dir), "--host", self.host, "--port", str(port)]
-        self._launch(argv, paths.proxy_log, paths.proxy_pid_file, f"proxy of {paths.service}")
-        launched = read_json(paths.proxy_pid_file)
-        pid = (launched or {}).get("pid")
-
-        def settled() -> bool:
-            current = read_json(paths.proxy_state) or {}
-            return current.get("pid") == pid or not record_alive(launched, PROXY_MODULE, str(paths.dir))
-
-        self._wait_for(PROXY_START_TIMEOUT, settled)
-        state = read_json(paths.proxy_state) or {}
-        if state.get("pid") == pid and state.get("state") == "listening":
-            return state
-        error = state.get("error") if state.get("pid") == pid else None
-        self._stop_proxy(paths)
-        raise TargetError(str(error or f"proxy of {paths.service} did not start (see {paths.proxy_log})"))
-
-    def _switch_proxy(
-        self, paths: ServicePaths, proxy: dict[str, Any], instance_id: str, drain: float
-    ) -> None:
-        """Make the proxy re-read serving.json now, and wait until older upstreams have drained."""
-        signal_pid(int(proxy["pid"]), signal.SIGHUP)
-
-        def upstream(drained: bool) -> bool:
-            state = read_json(paths.proxy_state) or {}
-            up = state.get("upstream") or {}
-            return up.get("instance_id") == instance_id and (state.get("drained") is True or not drained)
-
-        if not self._wait_for(PROXY_SWITCH_TIMEOUT, lambda: upstream(False)):
-            raise TargetError(
-                f"proxy of {paths.service} did not switch to {instance_id} (see {paths.proxy_log})"
-            )
-        self._wait_for(drain, lambda: upstream(True))
-
     def promote(self, rollout: Rollout) -> None:
         """Route the public port to the candidate, then retire the previous instance. Idempotent."""
         release = rollout.release
@@ -234,7 +129,8 @@ class LocalTarget:
         if not files.supervisor_alive():
             raise TargetError(f"instance {files.id} of {release.service} is not running; cannot promote it")
         previous = [i for i in {paths.serving_id(), rollout.previous_instance_id} if i and i != files.id]
-        proxy = self._ensure_proxy(paths, release.port)
+        control = self._proxy(paths)
+        proxy = control.ensure(release.port)
         spec = files.read_spec()
         serving = {
             "instance_id": files.id,
@@ -250,7 +146,7 @@ class LocalTarget:
         drain = max(
             [float(paths.instance(i).read_spec().get("stop_timeout", 10.0)) for i in previous] or [1.0]
         )
-        self._switch_proxy(paths, proxy, files.id, drain)
+        control.switch(proxy, files.id, drain)
         for instance_id in previous:
             stop_instance(paths.instance(instance_id), self.clock)
         self._collect_garbage(paths)
@@ -283,7 +179,7 @@ class LocalTarget:
     def stop(self, service: str) -> None:
         """Stop the proxy and every instance of `service`; nothing serves it afterwards."""
         paths = self._paths(service)
-        self._stop_proxy(paths)
+        self._proxy(paths).stop()
         instances = paths.all_instances()
         for files in instances:  # ask all first, so that they stop in parallel
             if files.supervisor_alive():

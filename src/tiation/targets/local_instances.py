@@ -80,15 +80,16 @@ class InstanceFiles:
 
 @dataclass(frozen=True)
 class ServicePaths:
-    """Where the local target keeps one service of one environment."""
+    """Where a target keeps one service of one environment (`area`: the target's directory under the root)."""
 
     root: Path
     environment: str
     service: str
+    area: str = "local"
 
     @property
     def dir(self) -> Path:
-        return self.root / "local" / self.environment / self.service
+        return self.root / self.area / self.environment / self.service
 
     @property
     def instances_dir(self) -> Path:
@@ -108,6 +109,8 @@ class ServicePaths:
 
     @property
     def logs_dir(self) -> Path:
+        if self.area != "local":
+            return self.root / "logs" / self.area / self.environment / self.service
         return self.root / "logs" / self.environment / self.service
 
     @property

@@ -174,6 +174,108 @@ def alertmanager(
     out.line(f"check: amtool check-config {out_dir / file.name}")
 
 
+_VERSIONS = click.option(
+    "--version",
+    "version_pairs",
+    multiple=True,
+    metavar="SERVICE=VERSION",
+    help="Version to render for a service (repeatable); default: the service's default_version.",
+)
+
+
+@render.command("kubernetes")
+@_OUT
+@_VERSIONS
+@_JSON
+@click.pass_obj
+def kubernetes(app: AppContext, out_dir: Path, version_pairs: tuple[str, ...], json_mode: bool) -> None:
+    """A Kustomize tree: base/<service>/ (Deployment, Service, ConfigMap, PDB, NetworkPolicy), RBAC, overlays."""
+    from tiation.render.kubernetes import KUSTOMIZATION, MARKER, render_kubernetes
+
+    out = Output(json_mode=json_mode)
+    loaded = app.loaded()
+    result = render_kubernetes(
+        loaded.platform, loaded.root, versions=_version_pairs(version_pairs), source=loaded.path.name
+    )
+    removed = _prepare_tree(out_dir, result.files, MARKER, ".yaml")
+    extra = {
+        "namespaces": result.namespaces,
+        "versions": result.versions,
+        "removed": [str(p) for p in removed],
+    }
+    _write_and_report(out, "kubernetes", out_dir, result.files, extra=extra)
+    for path in removed:
+        out.line(f"removed {path} (no longer rendered)")
+    for env, namespace in result.namespaces.items():
+        out.line(f"overlay {env}: namespace {namespace}")
+    out.line(f"check: kubectl kustomize {out_dir}/overlays/ENV (each overlay's {KUSTOMIZATION})")
+
+
+@render.command("compose")
+@_OUT
+@_VERSIONS
+@_JSON
+@click.pass_obj
+def compose(app: AppContext, out_dir: Path, version_pairs: tuple[str, ...], json_mode: bool) -> None:
+    """docker-compose.<env>.yml per environment, with the services' config files under config/<service>/."""
+    from tiation.render.compose import MARKER, PREFIX, SUFFIX, render_compose
+
+    out = Output(json_mode=json_mode)
+    loaded = app.loaded()
+    result = render_compose(
+        loaded.platform, loaded.root, versions=_version_pairs(version_pairs), source=loaded.path.name
+    )
+    _prepare_tree(out_dir, result.files, "", "")
+    extra = {"variables": result.variables, "versions": result.versions}
+    _write_and_report(out, "compose", out_dir, result.files, marker=MARKER, suffixes=(SUFFIX,), extra=extra)
+    for env, names in result.variables.items():
+        if names:
+            out.line(f"{env}: set {', '.join(names)} before running docker-compose (secret references)")
+    out.line(f"check: docker-compose -f {out_dir}/{PREFIX}ENV{SUFFIX} config")
+
+
+def _version_pairs(pairs: Sequence[str]) -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for pair in pairs:
+        service, sep, version = pair.partition("=")
+        if not sep or not service or not version:
+            raise UsageError(f"--version: expected SERVICE=VERSION, got {pair!r}")
+        versions[service] = version
+    return versions
+
+
+def _prepare_tree(out_dir: Path, files: Sequence[Any], marker: str, suffix: str) -> list[Path]:
+    """Create the directories `files` go in; with a marker, remove files an earlier render left in subdirectories.
+
+    `write_files` handles the top level only, so a render into subdirectories (base/, overlays/) removes its own
+    stale files here: those ending in `suffix` whose first line holds `marker` that are no longer rendered.
+    """
+    from tiation.errors import TiationError
+
+    keep = {out_dir / f.name for f in files}
+    removed: list[Path] = []
+    if marker and out_dir.is_dir():
+        for path in sorted(p for p in out_dir.rglob(f"*{suffix}") if p.parent != out_dir and p.is_file()):
+            if path in keep:
+                continue
+            with path.open(encoding="utf-8", errors="replace") as fh:
+                if marker in fh.readline():
+                    path.unlink()
+                    removed.append(path)
+        for directory in sorted({p.parent for p in removed}, key=lambda d: len(d.parts), reverse=True):
+            while directory != out_dir and not any(
+                directory.iterdir()
+            ):  # a removed service's empty directory
+                directory.rmdir()
+                directory = directory.parent
+    try:
+        for directory in sorted({p.parent for p in keep}):
+            directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TiationError(f"cannot create {exc.filename}: {exc.strerror or exc}") from None
+    return removed
+
+
 def _duration(option: str, text: str) -> timedelta:
     from tiation.config.durations import parse_duration
 

@@ -1,0 +1,1 @@
+"""The `kubernetes` target: server-side apply, rollout watch, fail-fast classifier, bundle rollback."""

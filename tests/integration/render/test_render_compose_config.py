@@ -1,0 +1,120 @@
+"""Rendered compose files checked by the real `docker-compose config` (Debian docker-compose v1.29)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from fixtures.kustomize import compose_config, write_container_platform, write_tree
+from tiation.config.loader import load_platform
+from tiation.render.compose import render_compose
+
+pytestmark = pytest.mark.integration
+
+SECRETS = {"SHOP_DATABASE_URL": "postgres://shop:planted-pw-1@db/shop", "POSTGRES_PASSWORD": "planted-pw-2"}
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    loaded = load_platform(write_container_platform(tmp_path / "platform"))
+    directory = tmp_path / "compose"
+    write_tree(directory, render_compose(loaded.platform, loaded.root, source="tiation.yaml").files)
+    return directory
+
+
+def _config(file: Path) -> dict[str, Any]:
+    proc = compose_config(file, SECRETS)
+    assert proc.returncode == 0, proc.stderr
+    assert "WARNING" not in proc.stderr, proc.stderr  # e.g. a variable that is not set
+    data = YAML(typ="safe").load(proc.stdout)
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "production"])
+def test_docker_compose_accepts_every_environment_file(out: Path, env: str) -> None:
+    file = out / f"docker-compose.{env}.yml"
+    config = _config(file)
+    services = config["services"]
+    assert sorted(services) == ["api", "db", "web"]
+    assert services["api"]["image"] == "registry.example.com:5000/shop/api:1.4.2"
+    assert services["db"]["image"] == "postgres:15.4"
+    assert {s["restart"] for s in services.values()} == {"unless-stopped"}
+    assert set(config["networks"]) == {"shop-network"}
+    assert all(set(s["networks"]) == {"shop-network"} for s in services.values())
+    assert set(services["web"]["depends_on"]) == {"api"} and set(services["api"]["depends_on"]) == {"db"}
+    api = services["api"]
+    # secret references are interpolated from the environment; the file itself holds none of the values
+    assert api["environment"]["DATABASE_URL"] == SECRETS["SHOP_DATABASE_URL"]
+    assert services["db"]["environment"]["POSTGRES_PASSWORD"] == SECRETS["POSTGRES_PASSWORD"]
+    text = file.read_text()
+    assert not [v for v in SECRETS.values() if v in text]
+    # a literal `$` is written `$$` (unescaped, `$5` is an "Invalid interpolation format"); `config` prints the
+    # resolved file, which escapes it again
+    assert api["environment"]["GREETING"] == "costs $$5"
+    assert api["volumes"] == [f"{out / 'config' / 'api'}:/etc/tiation/config:ro"]
+    assert (out / "config" / "api" / "app.toml").read_text() == 'version = "1.4.2"\n'
+    assert api["deploy"]["resources"]["limits"]["memory"] == "256m"
+    assert services["db"]["healthcheck"]["test"] == ["CMD", "pg_isready", "-p", "5432"]
+    assert services["db"]["healthcheck"]["start_period"] == "2s"
+
+
+def test_environment_overrides_reach_the_compose_file(out: Path) -> None:
+    staging = _config(out / "docker-compose.staging.yml")["services"]["api"]
+    assert staging["environment"]["LOG_LEVEL"] == "debug"
+    assert staging["environment"]["PORT"] == "9090"
+    assert staging["ports"] == ["127.0.0.1:9090:9090/tcp"]
+    assert staging["healthcheck"]["test"] == [
+        "CMD-SHELL",
+        "wget -q -O /dev/null http://127.0.0.1:9090/healthz || exit 1",
+    ]
+    assert staging["healthcheck"]["retries"] == 5
+    web = _config(out / "docker-compose.production.yml")["services"]["web"]
+    assert web["healthcheck"]["test"][1] == "wget -q -O /dev/null http://127.0.0.1:3000/ready || exit 1"
+    assert web["healthcheck"]["interval"] == "500ms"
+
+
+def test_a_missing_secret_variable_stops_docker_compose(out: Path) -> None:
+    proc = compose_config(out / "docker-compose.dev.yml", {"POSTGRES_PASSWORD": "x"})
+    assert proc.returncode != 0
+    assert "SHOP_DATABASE_URL is not set" in proc.stderr
+
+
+def test_cli_renders_compose_files_and_names_the_variables(tmp_path: Path) -> None:
+    platform = write_container_platform(tmp_path / "platform")
+    out = tmp_path / "compose"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tiation",
+            "-f",
+            str(platform),
+            "render",
+            "compose",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["kind"] == "compose"
+    assert report["variables"]["staging"] == ["POSTGRES_PASSWORD", "SHOP_DATABASE_URL"]
+    assert sorted(Path(f["path"]).name for f in report["files"]) == [
+        "app.toml",
+        "docker-compose.dev.yml",
+        "docker-compose.production.yml",
+        "docker-compose.staging.yml",
+    ]
+    assert _config(out / "docker-compose.staging.yml")["services"]["api"]["image"].endswith(":1.4.2")
