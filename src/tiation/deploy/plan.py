@@ -33,7 +33,7 @@ class ServiceFacts:
     approvals: Sequence[ApprovalFact] = ()
     dependencies_unhealthy: Mapping[str, str] = field(default_factory=dict)  # dependency -> why
     unresolved_secrets: Sequence[str] = ()  # one line each: which reference, and why it cannot be read
-    target_problems: Sequence[str] = ()  # the target's prechecks (namespace, Secrets, capacity …), one line each
+    target_problems: Sequence[str] = ()  # the target's own prechecks (Secrets, capacity …)
 
 
 @dataclass(frozen=True)

@@ -144,18 +144,21 @@ def test_controller_progress_deadline_is_honoured(
 
 
 def test_concurrent_deploy_is_refused(tmp_path: Path, kube_cluster: KubeCluster, kube_namespace: str) -> None:
-    project = kube_project(tmp_path, kube_cluster, kube_namespace, deadline="20s")
+    project = kube_project(tmp_path, kube_cluster, kube_namespace, deadline="8s")
     deploy(project, "1.0.0")
     slow = project.popen("deploy", "prod", "cms", "1.1.0-slow")
     try:
         deadline = time.monotonic() + 30
-        while True:
-            run = project.tiation("deploy", "prod", "cms", "1.2.0", expect=None)
-            if run.code != 0 and "lock" in run.stderr.lower():
-                break
-            assert time.monotonic() < deadline, f"second deploy was not refused: {run.out}"
-            time.sleep(0.2)
+        while not project.tiation("lock", "list", "--json", expect=None).stdout.count('"cms"'):
+            assert time.monotonic() < deadline, "the first deploy never took the lease"
+            time.sleep(0.1)
+        run = project.tiation("deploy", "prod", "cms", "1.2.0", expect=1)
+        assert "prod/cms is locked by" in run.stderr, run.out
         assert len(run.stderr.strip().splitlines()) == 1
+        assert (
+            deployment(kube_cluster, kube_namespace)["metadata"]["annotations"]["tiation.dev/version"]
+            != "1.2.0"
+        )
     finally:
         slow.communicate(timeout=120)
 
