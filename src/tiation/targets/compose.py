@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,7 @@ from tiation.clock import Clock
 from tiation.errors import TargetError
 from tiation.redact import redact
 from tiation.secrets import SecretRef
-from tiation.targets.base import Endpoint, Instance, Observed, Release, Rollout, TargetEvent
+from tiation.targets.base import Endpoint, Instance, Release, Rollout, TargetEvent
 from tiation.targets.compose_engine import (
     ComposeCli,
     DockerEngine,
@@ -36,19 +34,20 @@ from tiation.targets.compose_engine import (
 from tiation.targets.compose_events import ContainerCursor, container_events, container_state, docker_time
 from tiation.targets.compose_file import ComposeInstance, compose_file, compose_project
 from tiation.targets.local_common import atomic_write_json, free_port, parse_time, read_json, tail_lines
-from tiation.targets.local_instances import InstanceFiles, ServicePaths
-from tiation.targets.local_spec import config_paths, safe_name, write_config
-from tiation.targets.proxy_control import ProxyControl
+from tiation.targets.local_instances import InstanceFiles
+from tiation.targets.local_spec import config_paths, write_config
+from tiation.targets.proxied import ProxiedTarget
 
-KEEP_STOPPED = 5  # removed instances (directory and saved log) kept per service
 SAVED_LOG_LINES = 1000
 EVENTS_SLACK = 2.0  # seconds of overlap between two event queries (duplicates are dropped)
 
 
-class ComposeTarget:
+class ComposeTarget(ProxiedTarget):
     """Runs services as containers on a Docker engine (via docker-compose), behind a per-service TCP proxy."""
 
     kind = "compose"
+    area = "compose"
+    id_format = "%Y%m%dt%H%M%S"  # part of a compose project name: lowercase only
 
     def __init__(
         self,
@@ -60,23 +59,13 @@ class ComposeTarget:
         host: str = "127.0.0.1",
         clock: Clock,
     ) -> None:
-        self.root = Path(root).resolve()  # absolute: the proxy is recognised by the path on its command line
-        self.environment = safe_name(environment, "environment")
+        super().__init__(root, environment, host=host, clock=clock)
         self.project = compose_project(project)
         self.address = engine_address(docker_host)
-        self.host = host
-        self.clock = clock
         self.engine = DockerEngine(self.address)
         self.compose = ComposeCli(self.address)
-        self._cursors: dict[str, ContainerCursor] = {}
 
     # -- files ------------------------------------------------------------------------------------------------
-    def _paths(self, service: str) -> ServicePaths:
-        return ServicePaths(self.root, self.environment, safe_name(service, "service"), area="compose")
-
-    def _proxy(self, paths: ServicePaths) -> ProxyControl:
-        return ProxyControl(paths, self.host, self.clock)
-
     @staticmethod
     def _compose_path(files: InstanceFiles) -> Path:
         return files.dir / "docker-compose.yml"
@@ -88,34 +77,16 @@ class ComposeTarget:
     def _record(self, files: InstanceFiles) -> dict[str, Any]:
         return read_json(self._record_path(files)) or {}
 
-    def _new_instance(self, paths: ServicePaths) -> InstanceFiles:
-        for _ in range(10):
-            instance_id = f"{self.clock.now():%Y%m%dt%H%M%S}-{os.urandom(2).hex()}"
-            files = paths.instance(instance_id)
-            try:
-                files.dir.mkdir(parents=True)
-            except FileExistsError:
-                continue
-            return files
-        raise TargetError(f"cannot allocate an instance id under {paths.instances_dir}")
-
     # -- the protocol -----------------------------------------------------------------------------------------
     def check(self) -> None:
         """Raise TargetError unless the root is writable, docker-compose is installed and the engine answers."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / f".check-{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise TargetError(f"{self.root} is not writable: {exc.strerror or exc}") from None
+        self._check_root()
         compose_binary()
         self.engine.ping()
 
     def apply(self, release: Release) -> Rollout:
         """Create and start the candidate's container on a free port; return at once (the engine probes it)."""
-        if release.environment != self.environment:
-            raise TargetError(f"release is for {release.environment!r}, this target is {self.environment!r}")
+        self._check_environment(release.environment)
         if not release.image:
             raise TargetError(
                 f"{release.service} {release.version} has no image; the compose target needs one"
@@ -199,57 +170,15 @@ class ComposeTarget:
         data = self.engine.inspect(str(record.get("container", ""))) if record else None
         if record.get("state") != "created" or container_state(data) != "running":
             raise TargetError(f"instance {files.id} of {release.service} is not running; cannot promote it")
-        previous = [i for i in {paths.serving_id(), rollout.previous_instance_id} if i and i != files.id]
-        control = self._proxy(paths)
-        proxy = control.ensure(release.port)
-        serving = {
-            "instance_id": files.id,
-            "host": record.get("host", self.host),
-            "port": record.get("port", rollout.endpoint.port),
-            "version": release.version,
-            "digest": release.digest,
-            "since": self.clock.now().isoformat(),
-        }
-        current = read_json(paths.serving) or {}
-        if current.get("instance_id") != files.id:
-            atomic_write_json(paths.serving, serving)
-        timeouts = [float(self._record(paths.instance(i)).get("stop_timeout", 10.0)) for i in previous]
-        control.switch(proxy, files.id, max(timeouts or [1.0]))
-        for instance_id in previous:
-            self._remove(paths.instance(instance_id))
-        self._collect_garbage(paths)
-
-    def abort(self, rollout: Rollout) -> None:
-        """Remove the candidate's container; the serving instance is not touched."""
-        self.discard(rollout.release.service, rollout.instance_id)
-
-    def discard(self, service: str, instance_id: str) -> None:
-        """Remove an instance that is not serving (e.g. a candidate left behind); refuse the serving one."""
-        paths = self._paths(service)
-        files = paths.instance(safe_name(instance_id, "instance"))
-        if paths.serving_id() == instance_id:
-            raise TargetError(f"{instance_id} is serving {service}; it cannot be discarded")
-        if not files.dir.is_dir():
-            raise TargetError(f"no instance {instance_id} of {service}")
-        self._remove(files)
-        self._collect_garbage(paths)
-
-    def observe(self, service: str) -> Observed:
-        """The serving instance, every instance on file (state from the engine), and the public endpoint."""
-        paths = self._paths(service)
-        serving_id = paths.serving_id()
-        instances = tuple(self._instance(f) for f in paths.all_instances())
-        serving = next((i for i in instances if i.id == serving_id), None)
-        proxy = paths.proxy_running()
-        public = Endpoint(str(proxy["host"]), int(proxy["port"])) if proxy else None
-        return Observed(service, serving, instances, public)
+        where = Endpoint(str(record.get("host", self.host)), int(record.get("port", rollout.endpoint.port)))
+        self._switch_to(rollout, files, where, lambda f: float(self._record(f).get("stop_timeout", 10.0)))
 
     def stop(self, service: str) -> None:
         """Stop the proxy and remove every container of `service`; nothing serves it afterwards."""
         paths = self._paths(service)
         self._proxy(paths).stop()
         for files in paths.all_instances():
-            self._remove(files)
+            self._retire(files)
         paths.serving.unlink(missing_ok=True)
         labels = {"tiation.project": self.project, "tiation.environment": self.environment}
         for stray in self.engine.containers({**labels, "tiation.service": service}):
@@ -257,16 +186,9 @@ class ComposeTarget:
 
     def logs(self, service: str, *, instance_id: str | None = None, lines: int = 50) -> list[str]:
         """The last `lines` output lines of `instance_id`, else the serving, else the newest instance."""
-        paths = self._paths(service)
-        if instance_id is not None:
-            files = paths.instance(safe_name(instance_id, "instance"))
-            if not files.dir.is_dir() and not files.log.is_file():
-                raise TargetError(f"no instance {instance_id} of {service}")
-        else:
-            chosen = paths.serving_id() or next((f.id for f in reversed(paths.all_instances())), None)
-            if chosen is None:
-                return []
-            files = paths.instance(chosen)
+        files = self._log_files(service, instance_id)
+        if files is None:
+            return []
         record = self._record(files)
         found = None
         if record.get("state") == "created":
@@ -276,7 +198,7 @@ class ComposeTarget:
         return [redact(line) for line in found]
 
     # -- helpers ----------------------------------------------------------------------------------------------
-    def _instance(self, files: InstanceFiles) -> Instance:
+    def _describe(self, files: InstanceFiles) -> Instance:
         record = self._record(files)
         data = None
         if record.get("state") == "created":
@@ -303,7 +225,7 @@ class ComposeTarget:
             record = {**record, "state": "removed", "removed_at": self.clock.now().isoformat()}
             atomic_write_json(self._record_path(files), record)
 
-    def _remove(self, files: InstanceFiles) -> None:
+    def _retire(self, files: InstanceFiles) -> None:
         """Save the container's last output to the instance log, then `docker-compose down` it."""
         record = self._record(files)
         if record.get("state") != "created":
@@ -322,15 +244,8 @@ class ComposeTarget:
         self._mark_removed(files, record)
         self._cursors.pop(files.id, None)
 
-    def _collect_garbage(self, paths: ServicePaths) -> None:
-        """Delete all but the newest KEEP_STOPPED removed instances (directory and log); never a live one."""
-        serving = paths.serving_id()
-        dead = [
-            f for f in paths.all_instances() if f.id != serving and self._record(f).get("state") == "removed"
-        ]
-        for files in dead[:-KEEP_STOPPED] if len(dead) > KEEP_STOPPED else []:
-            shutil.rmtree(files.dir, ignore_errors=True)
-            files.log.unlink(missing_ok=True)
+    def _is_dead(self, files: InstanceFiles) -> bool:
+        return self._record(files).get("state") == "removed"
 
 
 def _reveal(refs: dict[str, SecretRef]) -> dict[str, str]:

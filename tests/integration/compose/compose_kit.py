@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import http.client
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import pytest
-
-from fixtures.common import free_port
+from fixtures.common import free_port, http_get, try_get, wait_until  # noqa: F401 (re-exported to the tests)
 from fixtures.docker import DockerEngine
 from tiation.clock import SystemClock
 from tiation.config.models import Health, HttpCheck, Probe
@@ -23,7 +20,6 @@ from tiation.secrets import SecretRef
 from tiation.targets.base import Endpoint, EventKind, Release, Rollout, TargetEvent
 from tiation.targets.compose import ComposeTarget
 
-T = TypeVar("T")
 ENV = "test"
 HEALTH_PROBE: dict[str, Any] = {
     "name": "http /health",
@@ -35,41 +31,6 @@ HEALTH_PROBE: dict[str, Any] = {
     "success_threshold": 1,
     "failure_threshold": 2,
 }
-
-
-def wait_until(check: Callable[[], T | None], timeout: float = 20.0, what: str = "condition") -> T:
-    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def http_get(endpoint: Endpoint | int, path: str = "/", timeout: float = 5.0) -> str:
-    """GET over a fresh connection; raises OSError/HTTPException unless the answer is 200."""
-    host, port = (endpoint.host, endpoint.port) if isinstance(endpoint, Endpoint) else ("127.0.0.1", endpoint)
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Connection": "close"})
-        resp = conn.getresponse()
-        body = resp.read().decode()
-        if resp.status != 200:
-            raise http.client.HTTPException(f"status {resp.status}")
-        return body
-    finally:
-        conn.close()
-
-
-def try_get(endpoint: Endpoint | int, path: str = "/") -> str | None:
-    """Like http_get, but None instead of an error."""
-    try:
-        return http_get(endpoint, path, timeout=2.0)
-    except (OSError, http.client.HTTPException):
-        return None
 
 
 def prober(probe: Probe, endpoint: Endpoint, version: str) -> ProbeResult:

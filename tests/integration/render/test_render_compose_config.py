@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
 
-from fixtures.kustomize import compose_config, write_container_platform, write_tree
+from fixtures.kustomize import compose_config, tiation_cli, write_container_platform, write_tree
 from tiation.config.loader import load_platform
 from tiation.render.compose import render_compose
 
@@ -89,24 +87,7 @@ def test_a_missing_secret_variable_stops_docker_compose(out: Path) -> None:
 def test_cli_renders_compose_files_and_names_the_variables(tmp_path: Path) -> None:
     platform = write_container_platform(tmp_path / "platform")
     out = tmp_path / "compose"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tiation",
-            "-f",
-            str(platform),
-            "render",
-            "compose",
-            "--out",
-            str(out),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    run = tiation_cli("-f", str(platform), "render", "compose", "--out", str(out), "--json")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["kind"] == "compose"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import pytest
 from fixtures.kustomize import (
     kustomize,
     render_overlay_objects,
+    tiation_cli,
     write_container_platform,
     write_tree,
 )
@@ -178,25 +177,16 @@ def test_rbac_is_the_least_privilege_role_of_the_target(built: dict[str, list[di
 def test_versions_given_on_the_command_line_reach_every_overlay(tmp_path: Path) -> None:
     platform = write_container_platform(tmp_path / "platform")
     out = tmp_path / "k8s"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tiation",
-            "-f",
-            str(platform),
-            "render",
-            "kubernetes",
-            "--out",
-            str(out),
-            "--version",
-            "api=1.5.0-rc.1",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    run = tiation_cli(
+        "-f",
+        str(platform),
+        "render",
+        "kubernetes",
+        "--out",
+        str(out),
+        "--version",
+        "api=1.5.0-rc.1",
+        "--json",
     )
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
@@ -226,20 +216,14 @@ def test_kustomize_rejects_a_broken_overlay(loaded: LoadedPlatform, tmp_path: Pa
     assert "nothing" in proc.stderr
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tiation", *args], capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 def test_rerender_is_byte_identical_and_removes_what_is_no_longer_rendered(tmp_path: Path) -> None:
     platform = write_container_platform(tmp_path / "platform")
     out = tmp_path / "k8s"
-    first = _cli("-f", str(platform), "render", "kubernetes", "--out", str(out))
+    first = tiation_cli("-f", str(platform), "render", "kubernetes", "--out", str(out))
     assert first.returncode == 0, first.stderr
     mine = out / "notes.yaml"
     mine.write_text("# not tiation's\n")
-    again = _cli("-f", str(platform), "render", "kubernetes", "--out", str(out), "--json")
+    again = tiation_cli("-f", str(platform), "render", "kubernetes", "--out", str(out), "--json")
     report = json.loads(again.stdout)
     assert [f["changed"] for f in report["files"]] == [False] * len(report["files"]) and report[
         "removed"
@@ -252,7 +236,7 @@ def test_rerender_is_byte_identical_and_removes_what_is_no_longer_rendered(tmp_p
         "",
     )
     platform.write_text(text[: text.index("  web:\n    port: 3000")])
-    third = _cli("-f", str(platform), "render", "kubernetes", "--out", str(out))
+    third = tiation_cli("-f", str(platform), "render", "kubernetes", "--out", str(out))
     assert third.returncode == 0, third.stderr
     assert f"removed {out / 'base' / 'web' / 'deployment.yaml'} (no longer rendered)" in third.stdout
     assert not (out / "base" / "web").exists()
@@ -263,6 +247,8 @@ def test_rerender_is_byte_identical_and_removes_what_is_no_longer_rendered(tmp_p
 
 def test_render_errors_are_one_line(tmp_path: Path) -> None:
     platform = write_container_platform(tmp_path / "platform")
-    run = _cli("-f", str(platform), "render", "kubernetes", "--out", str(tmp_path / "o"), "--version", "api")
+    run = tiation_cli(
+        "-f", str(platform), "render", "kubernetes", "--out", str(tmp_path / "o"), "--version", "api"
+    )
     assert run.returncode == 2
     assert run.stderr.strip().splitlines()[-1].endswith("--version: expected SERVICE=VERSION, got 'api'")

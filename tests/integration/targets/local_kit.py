@@ -2,60 +2,20 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-import pytest
+from typing import Any
 
 from fixtures.apps import HTTPAPP
-from fixtures.common import free_port
+from fixtures.common import free_port, http_get, try_get, wait_until  # noqa: F401 (re-exported to the tests)
 from tiation.secrets import SecretRef
-from tiation.targets.base import Endpoint, Release
+from tiation.targets.base import Release
 from tiation.targets.local import LocalTarget
 
-T = TypeVar("T")
 ENV = "test"
-
-
-def wait_until(check: Callable[[], T | None], timeout: float = 15.0, what: str = "condition") -> T:
-    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def http_get(endpoint: Endpoint | int, path: str = "/", timeout: float = 5.0) -> str:
-    """GET over a fresh connection; raises OSError/HTTPException if it fails."""
-    host, port = (endpoint.host, endpoint.port) if isinstance(endpoint, Endpoint) else ("127.0.0.1", endpoint)
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Connection": "close"})
-        resp = conn.getresponse()
-        body = resp.read().decode()
-        if resp.status != 200:
-            raise http.client.HTTPException(f"status {resp.status}")
-        return body
-    finally:
-        conn.close()
-
-
-def try_get(endpoint: Endpoint | int, path: str = "/") -> str | None:
-    """Like http_get, but None instead of an error."""
-    try:
-        return http_get(endpoint, path, timeout=2.0)
-    except (OSError, http.client.HTTPException):
-        return None
 
 
 @dataclass

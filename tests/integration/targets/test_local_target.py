@@ -21,8 +21,8 @@ from fixtures.common import free_port, our_processes
 from tiation.errors import TargetError
 from tiation.secrets import SecretRef
 from tiation.targets.base import Endpoint, Observed, Rollout
-from tiation.targets.local import KEEP_STOPPED
 from tiation.targets.local_common import process_alive
+from tiation.targets.proxied import KEEP_STOPPED
 
 pytestmark = pytest.mark.integration
 
