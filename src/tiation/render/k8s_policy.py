@@ -27,14 +27,15 @@ ALLOW_DNS = "allow-dns"
 
 RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # (API group, resource, verbs). Server-side apply is a PATCH; applying an object that does not exist yet
-    # also needs `create`. No `delete`, `update` or `list` where tiation does not do them.
-    ("apps", "deployments", ("create", "get", "list", "patch", "watch")),
+    # also needs `create`. `delete` only where tiation deletes: the Deployment of a first release that failed,
+    # and what `tiation stop` removes. No `update`, and no `list` where tiation does not list.
+    ("apps", "deployments", ("create", "delete", "get", "list", "patch", "watch")),
     ("apps", "replicasets", ("get", "list", "watch")),
-    ("", "configmaps", ("create", "get", "patch")),
+    ("", "configmaps", ("create", "deletecollection", "get", "patch")),
     ("", "events", ("get", "list", "watch")),
     ("", "pods", ("get", "list", "watch")),
     ("", "secrets", ("get",)),
-    ("", "services", ("create", "get", "patch")),
+    ("", "services", ("create", "delete", "get", "patch")),
 )
 """What the `kubernetes` target needs in its namespace, and nothing more."""
 

@@ -158,7 +158,11 @@ def test_rbac_is_the_least_privilege_role_of_the_target(built: dict[str, list[di
     granted = {(r["apiGroups"][0], r["resources"][0]): set(r["verbs"]) for r in role["rules"]}
     assert granted == {(g, r): set(v) for g, r, v in RULES}
     all_verbs = set().union(*granted.values())
-    assert not all_verbs & {"delete", "deletecollection", "update", "escalate", "bind", "impersonate", "*"}
+    assert not all_verbs & {"update", "escalate", "bind", "impersonate", "*"}
+    # Deleting is limited to what tiation removes (tests/fixtures/kube.py gives the test deployer exactly RULES,
+    # so the kubernetes target's tests, stop and a failed first deploy included, prove the Role is enough).
+    deleters = {key for key, verbs in granted.items() if verbs & {"delete", "deletecollection"}}
+    assert deleters == {("apps", "deployments"), ("", "services"), ("", "configmaps")}
     assert granted[("", "secrets")] == {"get"}  # existence checks only: no list, no watch
     assert not any("*" in r["resources"] or "*" in r["apiGroups"] for r in role["rules"])
     binding = _by_kind(objects, "RoleBinding")["deployment-manager"]

@@ -104,6 +104,21 @@ def test_deploy_then_crash_loop_rolls_back_bundle(
     assert [(r["service"], r["version"]) for r in status] == [("cms", "1.1.0")]
 
 
+def test_failed_first_release_leaves_nothing_and_stop_removes_all(
+    tmp_path: Path, kube_cluster: KubeCluster, kube_namespace: str
+) -> None:
+    project = kube_project(tmp_path, kube_cluster, kube_namespace)
+    failed = deploy(project, "1.0.0-crashloop", expect=1)
+    assert failed["verdict"].startswith("crash loop:") and failed["rolled_back_to"] is None
+    listed = kube_cluster.kubectl("get", "deployments", "-n", kube_namespace, "-o", "name")
+    assert listed.stdout.strip() == ""  # nothing served before, so nothing is left serving
+
+    deploy(project, "1.1.0")
+    project.tiation("stop", "prod", "cms")
+    left = kube_cluster.kubectl("get", "deployments,services,configmaps", "-n", kube_namespace, "-o", "name")
+    assert [n for n in left.stdout.split() if "kube-root-ca" not in n] == []
+
+
 def test_image_pull_failure_fails_fast(
     tmp_path: Path, kube_cluster: KubeCluster, kube_namespace: str
 ) -> None:
