@@ -154,7 +154,7 @@ def test_deleting_pods_and_ready_pods_are_not_judged() -> None:
 def test_only_the_rollouts_own_pods_are_picked() -> None:
     mine, old = _pod(), _pod()
     old["metadata"]["annotations"][m.DIGEST_ANNOTATION] = "sha256:0"
-    assert pods_of([mine, old], "sha256:1", m.DIGEST_ANNOTATION) == [mine]
+    assert pods_of([mine, old], "sha256:1") == [mine]
 
 
 def test_capacity_first_fit() -> None:

@@ -10,7 +10,7 @@ from tiation.clock import Clock
 from tiation.config.graph import deploy_order
 from tiation.config.loader import LoadedPlatform
 from tiation.config.models import Probe
-from tiation.deploy.executor import Executor, Outcome, Report, quiet_report
+from tiation.deploy.executor import Executor, Outcome, Report, quiet_report, target_problems
 from tiation.deploy.health import ProbeResult
 from tiation.deploy.plan import ApprovalFact, Plan, PlanOptions, ServiceFacts, plan_deploy
 from tiation.deploy.release import build_release, resolve_version
@@ -120,7 +120,7 @@ class Engine:
                 dependencies_unhealthy=self._unhealthy_dependencies(environment, svc, target, prober),
                 # A cluster reads secret values from its own Secrets; they need not resolve here.
                 unresolved_secrets=[] if target.kind == "kubernetes" else unresolved_secrets(release),
-                target_problems=_target_problems(target, release),
+                target_problems=target_problems(target, release),
             )
         opts = PlanOptions(
             actor=self.actor,
@@ -194,12 +194,6 @@ class Engine:
             details={"version": version, "digest": release.digest, "expires_at": expires.isoformat()},
         )
         return row
-
-
-def _target_problems(target: Target, release: Release) -> list[str]:
-    """What the target's own prechecks say about `release` (targets without prechecks say nothing)."""
-    check = getattr(target, "precheck", None)
-    return list(check(release)) if check is not None else []
 
 
 def unresolved_secrets(release: Release) -> list[str]:

@@ -372,6 +372,9 @@ class Executor:
                     f"no earlier known-good release of {service} in {environment} to roll back to"
                 )
         release = Release.from_dict(row.spec)
+        problems = target_problems(self.target, release)
+        if problems:
+            raise DeployError(f"cannot roll {service} back to {release.version}: {'; '.join(problems)}")
 
         def run(rel: Release, lease: Lease) -> Outcome:
             dep_id, verdict, seen = self._run(rel, lease, kind="rollback")
@@ -379,6 +382,13 @@ class Executor:
             return Outcome(service, status, rel.version, dep_id, verdict.reason, timings=_times(seen))
 
         return self._with_lease(release, f"rollback {service} to {release.version}", run)
+
+
+def target_problems(target: Target, release: Release) -> list[str]:
+    """What the target's own prechecks say about `release`, one line each (targets without prechecks: none).
+    Deploys check during the plan (a problem blocks the step); a rollback, which has no plan, checks here."""
+    check = getattr(target, "precheck", None)
+    return list(check(release)) if check is not None else []
 
 
 def _times(seen: Observation) -> dict[str, float]:

@@ -146,6 +146,25 @@ def test_bad_previous_release_is_skipped(
     assert live_version_and_config(kube_cluster, kube_namespace) == ("1.2.0", "release: 1.2.0\n", True)
 
 
+def test_rollback_runs_the_prechecks_first(
+    tmp_path: Path, kube_cluster: KubeCluster, kube_namespace: str
+) -> None:
+    project = kube_project(tmp_path, kube_cluster, kube_namespace)
+    project.edit("    replicas: 2\n", "    replicas: 2\n    env: {DATABASE_URL: 'env:DB_URL'}\n")
+    kube_cluster.kubectl(
+        "create", "secret", "generic", "cms-secrets", "-n", kube_namespace, "--from-literal=DATABASE_URL=x"
+    )
+    deploy(project, "1.0.0")
+    deploy(project, "1.1.0")
+    kube_cluster.kubectl("delete", "secret", "cms-secrets", "-n", kube_namespace)
+    run = project.tiation("rollback", "prod", "cms", expect=1)
+    assert run.stderr.strip().splitlines() == [
+        f"error: cannot roll cms back to 1.0.0: secret 'cms-secrets' needed by cms does not exist in namespace "
+        f"'{kube_namespace}'"
+    ]
+    assert live_version_and_config(kube_cluster, kube_namespace)[0] == "1.1.0"  # nothing was changed
+
+
 def test_controller_progress_deadline_is_honoured(
     tmp_path: Path, kube_cluster: KubeCluster, kube_namespace: str
 ) -> None:

@@ -1,4 +1,5 @@
-"""What the seed's `pre-deploy-check.sh` checked, against the API: namespace, Secrets, capacity.
+"""What the seed's `pre-deploy-check.sh` checked, against the API: Secrets and capacity (the namespace is the
+target's `check`).
 
 Secrets are checked by name and key only; their values are never read into output, logs or errors.
 Capacity compares the new pods' requests with what the schedulable nodes have left (allocatable minus the
@@ -22,22 +23,9 @@ _RESOURCES = ("cpu", "memory")
 
 def precheck(api: KubeApi, namespace: str, release: Release) -> None:
     """Raise TargetError (one line) if the release cannot run in `namespace` as it stands."""
-    _namespace(api, namespace)
+    # The namespace is checked by `KubernetesTarget.check` and, for every object, by the dry run that follows.
     _secrets(api, namespace, release)
     _capacity(api, release)
-
-
-def _namespace(api: KubeApi, namespace: str) -> None:
-    try:
-        api.core.read_namespace(namespace, _request_timeout=REQUEST_TIMEOUT)
-    except Exception as exc:
-        if getattr(exc, "status", None) == 404:
-            raise TargetError(
-                f"namespace {namespace!r} does not exist ({api.where}); create it first"
-            ) from None
-        if getattr(exc, "status", None) == 403:
-            return  # may not read namespaces (cluster-scoped); the apply itself will tell
-        raise api.error(exc, f"reading namespace {namespace}") from None
 
 
 def _secret_keys(api: KubeApi, namespace: str, name: str, service: str) -> set[str]:

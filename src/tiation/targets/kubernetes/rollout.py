@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from tiation.targets.base import EventKind
+from tiation.targets.kubernetes.manifests import DIGEST_ANNOTATION
 
 PROGRESS_DEADLINE_REASON = "ProgressDeadlineExceeded"
 _WAITING: Mapping[str, EventKind] = {
@@ -135,6 +136,10 @@ def classify_pod(pod: Mapping[str, Any], *, now: datetime) -> list[PodFinding]:
     return findings
 
 
-def pods_of(pods: Sequence[Mapping[str, Any]], digest: str, annotation: str) -> list[Mapping[str, Any]]:
+def pods_of(pods: Sequence[Mapping[str, Any]], digest: str) -> list[Mapping[str, Any]]:
     """The pods whose template carries `digest` (the rollout's own pods, not the old ones)."""
-    return [p for p in pods if ((p.get("metadata") or {}).get("annotations") or {}).get(annotation) == digest]
+    return [
+        p
+        for p in pods
+        if ((p.get("metadata") or {}).get("annotations") or {}).get(DIGEST_ANNOTATION) == digest
+    ]

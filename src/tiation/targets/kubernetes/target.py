@@ -1,6 +1,7 @@
 """The `kubernetes` target: server-side apply of a release bundle, a watched rollout, bundle rollback.
 
-`apply` server-side-applies the bundle (field manager `tiation`) after the prechecks pass; the Deployment's
+`precheck` runs before (the deploy plan, or a rollback); `apply` server-side-applies the bundle (field manager
+`tiation`); the Deployment's
 surge-only rolling update starts new pods beside the old ones, and the Service only sends traffic to ready pods.
 `events` classifies the new template's pods as they change (watches, not polling) and reports the controller's
 own progress deadline; `rollout_ready` is kubectl's rollout-status check. `abort` re-applies the bundle that
@@ -9,6 +10,7 @@ served before (image *and* its ConfigMap) and waits until it is rolled out again
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -106,8 +108,6 @@ class KubernetesTarget:
             if getattr(exc, "status", None) == 404:
                 return None
             raise self.api.error(exc, f"reading deployment {service}") from None
-        import json
-
         return dict(json.loads(resp.data))
 
     def observe(self, service: str) -> Observed:
@@ -172,8 +172,6 @@ class KubernetesTarget:
                     f"namespace {namespace!r} does not exist ({self.api.where}); create it first"
                 ) from None
             raise self.api.error(exc, f"applying {kind.lower()} {name}") from None
-        import json
-
         return dict(json.loads(resp.data))
 
     def apply(self, release: Release) -> Rollout:
@@ -184,7 +182,6 @@ class KubernetesTarget:
             )
         svc = release.service
         self._forget(svc)
-        precheck(self.api, self.namespace, release)
         current = self._read_deployment(svc)
         previous = m.release_of(current) if current is not None else None
         watch = RolloutWatch(self.api.core, self.api.apps, namespace=self.namespace, service=svc).start()
@@ -212,7 +209,7 @@ class KubernetesTarget:
         out: list[TargetEvent] = []
         now = self.clock.now()
         _, pods = active.watch.pods.snapshot()
-        for pod in pods_of(pods, rollout.release.digest, m.DIGEST_ANNOTATION):
+        for pod in pods_of(pods, rollout.release.digest):
             for finding in classify_pod(pod, now=now):
                 key = (pod["metadata"]["name"], str(finding.kind))
                 if key not in active.seen:

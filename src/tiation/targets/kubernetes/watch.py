@@ -6,6 +6,7 @@ watch (timeout, 410 Gone) it lists again. The deploy loop reads snapshots; it ne
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -74,8 +75,6 @@ class ObjectWatch:
                 listed = self._list_fn(
                     self._namespace, _preload_content=False, _request_timeout=(5, 30), **self._selector
                 )
-                import json
-
                 body = json.loads(listed.data)
                 self._replace(list(body.get("items") or []))
                 self._synced.set()
