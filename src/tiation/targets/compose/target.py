@@ -139,7 +139,7 @@ class ComposeTarget(ProxiedTarget):
         }
         try:
             write_config(files, config)
-            self._compose_path(files).write_text(_yaml(document), encoding="utf-8")
+            self._compose_path(files).write_text(compose_yaml(document), encoding="utf-8")
             atomic_write_json(self._record_path(files), record)
         except OSError as exc:
             raise TargetError(f"cannot prepare instance {files.id}: {exc.strerror or exc}") from None
@@ -262,7 +262,8 @@ class ComposeTarget(ProxiedTarget):
         return self._record(files).get("state") == "removed"
 
 
-def _yaml(document: dict[str, Any]) -> str:
+def compose_yaml(document: dict[str, Any]) -> str:
+    """The instance's compose file as YAML text, with a header saying what it is."""
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)
