@@ -16,9 +16,16 @@ from typing import Any
 
 from tiation.secrets import SecretRef
 from tiation.targets.compose.file import RESTART, ComposeInstance, compose_resources, stop_seconds
-from tiation.targets.compose.service import Healthcheck, ServiceDefinition
+from tiation.targets.compose.service import Healthcheck, ServiceDefinition, healthcheck_fields
 
 _NS = 1_000_000_000
+_API_KEYS = {
+    "test": "Test",
+    "interval": "Interval",
+    "timeout": "Timeout",
+    "retries": "Retries",
+    "start_period": "StartPeriod",
+}
 _RESOURCES = {"cpus": "NanoCpus", "mem_limit": "Memory", "mem_reservation": "MemoryReservation"}
 
 
@@ -28,15 +35,7 @@ def _ns(seconds: float) -> int:
 
 def engine_healthcheck(check: Healthcheck) -> dict[str, Any]:
     """A healthcheck as the Engine API takes it (durations in nanoseconds)."""
-    out: dict[str, Any] = {
-        "Test": list(check.test),
-        "Interval": _ns(check.interval),
-        "Timeout": _ns(check.timeout),
-        "Retries": check.retries,
-    }
-    if check.start_period > 0:
-        out["StartPeriod"] = _ns(check.start_period)
-    return out
+    return {_API_KEYS[key]: value for key, value in healthcheck_fields(check, _ns).items()}
 
 
 def compose_labels(project: str, service: str) -> dict[str, str]:

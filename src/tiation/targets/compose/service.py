@@ -127,16 +127,24 @@ def compose_duration(seconds: float) -> str:
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
-def compose_healthcheck(check: Healthcheck) -> dict[str, Any]:
-    """A healthcheck in compose-file form (the test escaped; no start period when it is zero)."""
+def healthcheck_fields(check: Healthcheck, duration: Callable[[float], Any]) -> dict[str, Any]:
+    """The fields of a healthcheck (`test`, `interval`, `timeout`, `retries`, and `start_period` unless it is
+    zero), each duration written by `duration` (seconds in)."""
     out: dict[str, Any] = {
-        "test": [check.test[0], *(escape(a) for a in check.test[1:])],
-        "interval": compose_duration(check.interval),
-        "timeout": compose_duration(check.timeout),
+        "test": list(check.test),
+        "interval": duration(check.interval),
+        "timeout": duration(check.timeout),
         "retries": check.retries,
     }
     if check.start_period > 0:
-        out["start_period"] = compose_duration(check.start_period)
+        out["start_period"] = duration(check.start_period)
+    return out
+
+
+def compose_healthcheck(check: Healthcheck) -> dict[str, Any]:
+    """A healthcheck in compose-file form (the test's arguments escaped)."""
+    out = healthcheck_fields(check, compose_duration)
+    out["test"] = [check.test[0], *(escape(a) for a in check.test[1:])]
     return out
 
 
