@@ -99,12 +99,12 @@ class OnefileSource:
 SOURCE = OnefileSource
 '''
 
-NEW_MODEL = '''\
+NEW_MODEL = """\
 class OnefileBackup(SourceSettings):
     path: str
 
 
-'''
+"""
 NEW_FIELD = "    onefile: OnefileBackup | None = None\n"
 
 PLATFORM = """\
@@ -139,13 +139,15 @@ def _add_source(package: Path) -> None:
 def _changed(left: Path, right: Path) -> list[str]:
     """Paths (relative, posix) that differ between two trees or exist in one only; caches ignored."""
     cmp = filecmp.dircmp(left, right, ignore=["__pycache__"])
-    out = [n for n in cmp.left_only + cmp.right_only + cmp.diff_files + cmp.funny_files]
+    out = list(cmp.left_only + cmp.right_only + cmp.diff_files + cmp.funny_files)
     for name in cmp.common_dirs:
         out += [f"{name}/{p}" for p in _changed(left / name, right / name)]
     return sorted(out)
 
 
-def _cli(root: Path, pythonpath: Path | None, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+def _cli(
+    root: Path, pythonpath: Path | None, *args: str, expect: int = 0
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIATION_")}
     env.update(TIATION_FILE=str(root / "tiation.yaml"), TIATION_ACTOR="ops")
     if pythonpath is not None:
