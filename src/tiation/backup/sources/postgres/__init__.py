@@ -8,35 +8,23 @@ matching `pg_dump`. A restore creates a new database beside the live one (`<db>_
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tiation.backup.sources.base import Restored, SourceInfo
 from tiation.backup.sources.postgres import database
 from tiation.backup.sources.postgres.dump import KIND, PgDump, PostgresReader, parse_dsn, widen_pipe
 from tiation.config.backups import PostgresBackup, SourceSettings, VerifyChecks
-from tiation.secrets import SecretRef
 
 __all__ = ["PostgresReader", "PostgresSource", "SourceInfo", "parse_dsn", "widen_pipe"]
 
 
-class PostgresSource:
+class PostgresSource(PgDump):
     """A PostgreSQL database, dumped with `pg_dump` in custom (`-Fc -Z0`) or plain SQL format."""
 
     kind = KIND
-
-    def __init__(
-        self,
-        dsn: str | SecretRef,
-        *,
-        format: Literal["custom", "plain"] = "custom",
-        pg_dump: str | None = None,
-        extra_args: Sequence[str] = (),
-    ) -> None:
-        self._dump = PgDump(dsn, format=format, pg_dump=pg_dump, extra_args=extra_args)
-        self.format = format
 
     @classmethod
     def from_settings(cls, settings: SourceSettings, root: Path) -> PostgresSource:
@@ -44,26 +32,22 @@ class PostgresSource:
         assert isinstance(settings, PostgresBackup)
         return cls(settings.dsn, format="plain" if settings.format == "plain" else "custom")
 
-    def open(self) -> PostgresReader:
-        """Check the server, then start pg_dump. Raises BackupError (one line) if it cannot be reached."""
-        return self._dump.open()
-
     def restore_target(self, to: str | None, suffix: str) -> str:
         """`to`, else `<live database>_restore_<suffix>`."""
-        return to or f"{self._dump.params().get('dbname', 'db')}_restore_{suffix}"
+        return to or f"{self.params().get('dbname', 'db')}_restore_{suffix}"
 
     def restore(self, stream: Iterator[bytes], target: str, info: Mapping[str, Any]) -> Restored:
         """Create database `target` and load the dump (pg_restore or psql, by the backup's format)."""
-        params = self._dump.params()
+        params = self.params()
         return Restored(database.restore_database(stream, params, target, str(info.get("format"))))
 
     def check(self, target: str, checks: VerifyChecks) -> list[str]:
         """The configured tables and queries, run against the restored database."""
-        return database.check_database(self._dump.params(), target, checks)
+        return database.check_database(self.params(), target, checks)
 
     def replace(self, target: str, suffix: str) -> str:
         """Rename the live database to `<db>_replaced_<suffix>` and `target` to the live name."""
-        params = self._dump.params()
+        params = self.params()
         return database.replace_database(params, params["dbname"], target, suffix)
 
     @contextmanager
@@ -73,7 +57,7 @@ class PostgresSource:
         try:
             yield name
         finally:
-            database.drop_database(self._dump.params(), name)
+            database.drop_database(self.params(), name)
 
 
 SOURCE = PostgresSource
