@@ -11,7 +11,7 @@ def make_target(loaded: LoadedPlatform, environment: str, clock: Clock) -> Targe
     """The target an environment names in the platform file."""
     env = loaded.platform.environments[environment]
     if env.target == "local":
-        from tiation.targets.local import LocalTarget
+        from tiation.targets.local.target import LocalTarget
 
         return LocalTarget(loaded.root / ".tiation", environment, host=env.local.host, clock=clock)
     if env.target == "kubernetes":
@@ -30,7 +30,7 @@ def make_target(loaded: LoadedPlatform, environment: str, clock: Clock) -> Targe
             clock=clock,
         )
     if env.target == "compose":
-        from tiation.targets.compose import ComposeTarget
+        from tiation.targets.compose.target import ComposeTarget
 
         project = env.compose.project or f"{loaded.platform.project.name}-{environment}"
         return ComposeTarget(

@@ -18,7 +18,7 @@ from tiation.deploy.verdict import Failed, Healthy
 from tiation.deploy.verify import Observation, verify
 from tiation.secrets import SecretRef
 from tiation.targets.base import Endpoint, EventKind, Release, Rollout, TargetEvent
-from tiation.targets.compose import ComposeTarget
+from tiation.targets.compose.target import ComposeTarget
 
 ENV = "test"
 HEALTH_PROBE: dict[str, Any] = {

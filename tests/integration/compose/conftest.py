@@ -12,7 +12,7 @@ from compose_kit import ENV, ComposeKit
 from fixtures.common import our_processes
 from fixtures.docker import DockerEngine
 from tiation.clock import SystemClock
-from tiation.targets.compose import ComposeTarget
+from tiation.targets.compose.target import ComposeTarget
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from fixtures.common import free_port
 from fixtures.docker import DockerEngine
 from fixtures.eco import Eco
 from tiation.clock import SystemClock
-from tiation.targets.compose import ComposeTarget
+from tiation.targets.compose.target import ComposeTarget
 
 SECRET = "planted-compose-cli-s3cret-77f0"
 PLATFORM = """\

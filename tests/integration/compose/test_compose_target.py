@@ -12,7 +12,7 @@ from tiation.deploy.verdict import Failed
 from tiation.errors import TargetError
 from tiation.secrets import SecretRef
 from tiation.targets.base import EventKind
-from tiation.targets.compose import ComposeTarget
+from tiation.targets.compose.target import ComposeTarget
 
 
 def version_at(port: int) -> str:

@@ -10,7 +10,7 @@ from local_kit import ENV, Kit
 
 from fixtures.common import our_processes
 from tiation.clock import SystemClock
-from tiation.targets.local import LocalTarget
+from tiation.targets.local.target import LocalTarget
 
 
 @pytest.fixture

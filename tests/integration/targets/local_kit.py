@@ -13,7 +13,7 @@ from fixtures.apps import HTTPAPP
 from fixtures.common import free_port, http_get, try_get, wait_until  # noqa: F401 (re-exported to the tests)
 from tiation.secrets import SecretRef
 from tiation.targets.base import Release
-from tiation.targets.local import LocalTarget
+from tiation.targets.local.target import LocalTarget
 
 ENV = "test"
 

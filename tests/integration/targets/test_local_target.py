@@ -21,8 +21,8 @@ from fixtures.common import free_port, our_processes
 from tiation.errors import TargetError
 from tiation.secrets import SecretRef
 from tiation.targets.base import Endpoint, Observed, Rollout
-from tiation.targets.local_common import process_alive
-from tiation.targets.proxied import KEEP_STOPPED
+from tiation.targets.proxied.common import process_alive
+from tiation.targets.proxied.target import KEEP_STOPPED
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ def test_apply_and_promote_serve_through_the_proxy_after_the_cli_exits(kit: Kit)
         from pathlib import Path
         from tiation.clock import SystemClock
         from tiation.targets.base import Release
-        from tiation.targets.local import LocalTarget
+        from tiation.targets.local.target import LocalTarget
 
         release = Release.from_dict(json.loads(sys.argv[2]))
         target = LocalTarget(Path(sys.argv[1]), release.environment, clock=SystemClock())

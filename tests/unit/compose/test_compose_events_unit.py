@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tiation.targets.base import EventKind
-from tiation.targets.compose_events import ContainerCursor, container_events, container_state, docker_time
+from tiation.targets.compose.events import ContainerCursor, container_events, container_state, docker_time
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import pytest
 from tiation.errors import TargetError
 from tiation.secrets import SecretRef
 from tiation.targets.base import Release
-from tiation.targets.compose_file import (
+from tiation.targets.compose.file import (
     ComposeInstance,
     compose_file,
     compose_project,

@@ -17,8 +17,8 @@ from typing import Any
 
 from tiation.clock import Clock
 from tiation.errors import TargetError
-from tiation.targets.local_common import bind_check, read_json, record_alive, signal_pid
-from tiation.targets.local_instances import PROXY_MODULE, ServicePaths
+from tiation.targets.proxied.common import bind_check, read_json, record_alive, signal_pid
+from tiation.targets.proxied.instances import PROXY_MODULE, ServicePaths
 
 LAUNCH_TIMEOUT = 15.0  # for a detaching process to hand over its pid
 PROXY_START_TIMEOUT = 10.0

@@ -10,7 +10,7 @@ from typing import Any
 from tiation.errors import TargetError
 from tiation.secrets import SecretRef
 from tiation.targets.base import Release
-from tiation.targets.local_instances import InstanceFiles
+from tiation.targets.proxied.instances import InstanceFiles
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 

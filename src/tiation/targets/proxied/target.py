@@ -17,10 +17,10 @@ from typing import Any
 from tiation.clock import Clock
 from tiation.errors import TargetError
 from tiation.targets.base import Endpoint, Instance, Observed, Rollout
-from tiation.targets.local_common import atomic_write_json, read_json
-from tiation.targets.local_instances import InstanceFiles, ServicePaths
-from tiation.targets.local_spec import safe_name
-from tiation.targets.proxy_control import ProxyControl
+from tiation.targets.proxied.common import atomic_write_json, read_json
+from tiation.targets.proxied.control import ProxyControl
+from tiation.targets.proxied.instances import InstanceFiles, ServicePaths
+from tiation.targets.proxied.spec import safe_name
 
 KEEP_STOPPED = 5  # retired instances (directory and log) kept per service
 

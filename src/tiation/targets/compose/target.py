@@ -24,19 +24,19 @@ from tiation.errors import TargetError
 from tiation.redact import redact
 from tiation.secrets import SecretRef
 from tiation.targets.base import Endpoint, Instance, Release, Rollout, TargetEvent
-from tiation.targets.compose_engine import (
+from tiation.targets.compose.engine import (
     ComposeCli,
     DockerEngine,
     compose_binary,
     engine_address,
     last_line,
 )
-from tiation.targets.compose_events import ContainerCursor, container_events, container_state, docker_time
-from tiation.targets.compose_file import ComposeInstance, compose_file, compose_project
-from tiation.targets.local_common import atomic_write_json, free_port, parse_time, read_json, tail_lines
-from tiation.targets.local_instances import InstanceFiles
-from tiation.targets.local_spec import config_paths, write_config
-from tiation.targets.proxied import ProxiedTarget
+from tiation.targets.compose.events import ContainerCursor, container_events, container_state, docker_time
+from tiation.targets.compose.file import ComposeInstance, compose_file, compose_project
+from tiation.targets.proxied.common import atomic_write_json, free_port, parse_time, read_json, tail_lines
+from tiation.targets.proxied.instances import InstanceFiles
+from tiation.targets.proxied.spec import config_paths, write_config
+from tiation.targets.proxied.target import ProxiedTarget
 
 SAVED_LOG_LINES = 1000
 EVENTS_SLACK = 2.0  # seconds of overlap between two event queries (duplicates are dropped)

@@ -15,7 +15,7 @@ from typing import Any
 
 from tiation.clock import Clock
 from tiation.targets.base import Endpoint, EventKind, Instance, TargetEvent
-from tiation.targets.local_common import (
+from tiation.targets.proxied.common import (
     atomic_write_json,
     parse_time,
     process_alive,

@@ -18,7 +18,7 @@ from typing import Any
 from tiation.errors import TargetError
 from tiation.secrets import SecretRef
 from tiation.targets.base import Release
-from tiation.targets.local_spec import fill
+from tiation.targets.proxied.spec import fill
 
 FILE_VERSION = "2.4"
 CONFIG_MOUNT = "/tiation/config"

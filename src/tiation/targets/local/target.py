@@ -20,13 +20,14 @@ from tiation.clock import Clock
 from tiation.errors import TargetError
 from tiation.redact import redact
 from tiation.targets.base import Endpoint, Instance, Release, Rollout, TargetEvent
-from tiation.targets.local_common import (
+from tiation.targets.proxied.common import (
     atomic_write_json,
     free_port,
     signal_pid,
     tail_lines,
 )
-from tiation.targets.local_instances import (
+from tiation.targets.proxied.control import launch_detached
+from tiation.targets.proxied.instances import (
     SUPERVISOR_MODULE,
     EventCursor,
     InstanceFiles,
@@ -35,9 +36,8 @@ from tiation.targets.local_instances import (
     stop_instance,
     to_instance,
 )
-from tiation.targets.local_spec import build_spec, config_paths, write_config
-from tiation.targets.proxied import ProxiedTarget
-from tiation.targets.proxy_control import launch_detached
+from tiation.targets.proxied.spec import build_spec, config_paths, write_config
+from tiation.targets.proxied.target import ProxiedTarget
 
 
 class LocalTarget(ProxiedTarget):
