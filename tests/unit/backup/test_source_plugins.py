@@ -156,9 +156,9 @@ def test_files_need_a_directory_and_cannot_be_swapped_in(tmp_path: Path) -> None
 # -- secrets of the backup config are references from the load on ------------------------------------------
 PLATFORM = """\
 version: 1
+services: {web: {port: 5000}}
 project: {name: shop}
 environments: {dev: {target: fake}}
-services: {web: {port: 5000}}
 storage:
   offsite: {s3: {bucket: backups, access_key: env:S3_AK, secret_key: file:keys/s3.key}}
 backups:
