@@ -208,3 +208,19 @@ def test_a_literal_dsn_is_one_line_at_its_position(tmp_path: Path, dsn: str, mes
     text = str(err.value)
     assert text.startswith(f"{path}:9:30: backups.pg.source.postgres.dsn: {message}")
     assert "\n" not in text and "pw@" not in text
+
+
+def test_a_backup_is_restored_only_by_the_plugin_of_its_kind(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from tiation.backup.recovery import _source_of
+
+    service = SimpleNamespace(source=lambda name: SQLiteSource(tmp_path / "app.db"))
+    row = SimpleNamespace(id="app-db-1", name="app-db", manifest={"source": {"kind": "files"}})
+    with pytest.raises(BackupError) as err:
+        _source_of(service, row)  # type: ignore[arg-type]
+    assert str(err.value) == (
+        "backup app-db-1 was taken from a files source, but backups.app-db.source is sqlite"
+    )
+    row.manifest["source"]["kind"] = "sqlite"
+    assert isinstance(_source_of(service, row), SQLiteSource)  # type: ignore[arg-type]
