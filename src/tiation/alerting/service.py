@@ -16,7 +16,7 @@ from typing import Any
 
 from tiation.alerting import pipeline as stages
 from tiation.alerting.escalation import fire_due
-from tiation.alerting.messages import WhoIsOnCall, title_of
+from tiation.alerting.messages import WhoIsOnCall, deploy_context, follow_ups, title_of
 from tiation.alerting.model import AlertEvent, IngestResult
 from tiation.alerting.silence_service import stored_silences
 from tiation.clock import Clock
@@ -366,20 +366,7 @@ class AlertService:
 
     def _follow_up(self, tx: AlertTx, incident: IncidentRow, kind: str, at: datetime) -> None:
         """Tell every (notifier, person) that got a page for this incident that it is acknowledged/resolved."""
-        sent = {
-            (r.notifier, (r.payload.get("recipient") or {}).get("name")): r
-            for r in tx.list_outbox(incident_id=incident.id)
-            if r.payload.get("event") in ("trigger", "escalate", "repeat")
-        }
-        rows = []
-        for (notifier, _name), first in sent.items():
-            person_key = first.key.rsplit(":", 1)[-1]
-            data = dict(first.payload, event=kind, created_at=at.isoformat())
-            data["key"] = f"{incident.id}:{kind}:{notifier}:{person_key}"
-            rows.append(
-                {"key": data["key"], "notifier": notifier, "incident_id": incident.id, "payload": data}
-            )
-        tx.enqueue(rows, at)
+        tx.enqueue(follow_ups(tx.list_outbox(incident_id=incident.id), incident.id, kind, at), at)
 
     def _require(self, tx: AlertTx, incident_id: str) -> IncidentRow:
         incident = tx.get_incident(incident_id)
@@ -397,22 +384,3 @@ class AlertService:
         """When the next pending escalation step is due."""
         with self.store.alerts_read("read escalation steps") as tx:
             return tx.next_due()
-
-
-def deploy_context(deploy: RecentDeploy, now: datetime) -> stages.Decision:
-    """The timeline entry naming the deploy that preceded an incident."""
-    ago = (now - deploy.started_at).total_seconds()
-    return stages.Decision(
-        "context",
-        "deploy",
-        f"preceded by {deploy.kind} {deploy.id}: {deploy.service} {deploy.version} to "
-        f"{deploy.environment} ({deploy.status}), {_ago(ago)} earlier",
-    )
-
-
-def _ago(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
