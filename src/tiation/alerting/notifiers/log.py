@@ -20,6 +20,7 @@ from tiation.alerting.notifiers.base import (
     SendResult,
     Sent,
     logged,
+    notification_fields,
     safe_reason,
 )
 from tiation.clock import Clock
@@ -31,24 +32,11 @@ FORMAT_VERSION = 1
 
 def line(notification: Notification, *, notifier: str, written_at: str) -> dict[str, Any]:
     """The JSON object written for one notification, every string redacted (pure)."""
-    r = notification.recipient
-    doc: dict[str, Any] = {
+    doc = {
         "version": FORMAT_VERSION,
         "notifier": notifier,
         "written_at": written_at,
-        "key": notification.key,
-        "incident_id": notification.incident_id,
-        "event": notification.event,
-        "title": notification.title,
-        "summary": notification.summary,
-        "severity": notification.severity,
-        "labels": dict(notification.labels),
-        "annotations": dict(notification.annotations),
-        "recipient": None
-        if r is None
-        else {"name": r.name, "email": r.email, "chat": r.chat, "phone": r.phone},
-        "created_at": notification.created_at.isoformat(),
-        "url": notification.url,
+        **notification_fields(notification),
     }
     cleaned: dict[str, Any] = _redacted(doc)
     return cleaned
