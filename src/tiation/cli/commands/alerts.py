@@ -14,11 +14,12 @@ from tiation.cli.output import Output
 from tiation.errors import UsageError
 
 if TYPE_CHECKING:
+    from tiation.alerting.service import AlertService
     from tiation.alerting.silence_service import SilenceService
     from tiation.state.alert_rows import AlertRow, EventRow, IncidentRow, OutboxRow, StepRow
 
 
-def _service(app: AppContext) -> Any:
+def _service(app: AppContext) -> AlertService:
     from tiation.alerting.service import AlertService
 
     return AlertService(app.loaded().platform, app.store(), app.clock)
