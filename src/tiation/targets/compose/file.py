@@ -53,7 +53,7 @@ class ComposeInstance:
 
 
 def compose_project(*parts: str) -> str:
-    """A compose project name as docker-compose v1 normalises it (lower case; `-`, `_`, letters, digits)."""
+    """A compose project name as compose normalises it (lower case; `-`, `_`, letters, digits)."""
     return _PROJECT_CHARS.sub("", "-".join(parts).lower())
 
 
