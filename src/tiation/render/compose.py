@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,8 @@ def render_compose(
         notes: list[str] = []
         for name in sorted(platform.services):
             spec = platform.service_in(env, name)
-            release = build_release(platform, root, env, name, resolved[name])
+            # A container runs its image's own command; `local:` is how the local target starts a process.
+            release = replace(build_release(platform, root, env, name, resolved[name]), command=())
             services[name] = _service(spec, release, network, needed)
             for file, content in sorted(release.config.items()):
                 if "/" in file or file in (".", ".."):

@@ -137,3 +137,12 @@ def test_the_instance_file_is_valid_compose() -> None:
     )  # fmt: skip
     inst = ComposeInstance("20260101t000000-ab12", "p-web-x", "p", "127.0.0.1", 41000, Path("/r/config"))
     load_compose(compose_yaml(compose_file(release, inst)[0]))
+
+
+def test_a_local_environment_renders_the_images_own_command() -> None:
+    example = Path(__file__).resolve().parents[3] / "examples" / "ecosystem" / "tiation.yaml"
+    loaded = load_platform(example)
+    assert any(env.target == "local" for env in loaded.platform.environments.values())
+    files = render_compose(loaded.platform, loaded.root, source="tiation.yaml").files
+    composed = [load_compose(f.content) for f in files if f.name.endswith(".yml")]
+    assert composed and all("command" not in s for c in composed for s in c["services"].values())

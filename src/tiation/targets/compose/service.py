@@ -44,7 +44,7 @@ class ServiceDefinition:
     service: str
     image: str
     command: tuple[str, ...]  # empty: the image's own command
-    env: tuple[tuple[str, str | SecretRef], ...]  # sorted by name
+    env: tuple[tuple[str, str | SecretRef], ...]  # PORT, TIATION_CONFIG_DIR, then the release's by name
     healthcheck: Healthcheck | None
     config_dir: str  # where the service's config files are mounted in the container (read-only)
     stop_timeout: float
@@ -70,11 +70,13 @@ def service_definition(
     other way to run one; the compose target runs command probes itself on the deploying host (the image
     need not have the command), so it declares no Docker healthcheck for them.
     """
-    env: dict[str, str | SecretRef] = {
-        key: value if isinstance(value, SecretRef) else str(value) for key, value in release.env.items()
-    }
-    env["PORT"] = str(port)
-    env["TIATION_CONFIG_DIR"] = config_dir
+    given = {"PORT": str(port), "TIATION_CONFIG_DIR": config_dir}  # these two win over the release's env
+    env: list[tuple[str, str | SecretRef]] = list(given.items())
+    env += sorted(
+        (key, value if isinstance(value, SecretRef) else str(value))
+        for key, value in release.env.items()
+        if key not in given
+    )
     command = tuple(fill(arg, port=port, host=host, config_dir=Path(config_dir)) for arg in release.command)
     probes = release.workload.get("probes") or []
     check = healthcheck_of(probes[0], host, port) if probes else None
@@ -84,7 +86,7 @@ def service_definition(
         service=release.service,
         image=release.image or "",
         command=command,
-        env=tuple(sorted(env.items())),
+        env=tuple(env),
         healthcheck=check,
         config_dir=config_dir,
         stop_timeout=release.stop_timeout,
