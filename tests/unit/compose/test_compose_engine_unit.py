@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,3 +85,13 @@ def test_apply_sends_the_secret_only_in_the_request(tmp_path: Path, monkeypatch:
             assert SECRET.encode() not in path.read_bytes(), path
     [record] = list(tmp_path.rglob("instance.json"))
     assert json.loads(record.read_text())["state"] == "removed"  # nothing left to serve or clean up
+
+
+def test_no_client_binary_is_run_anywhere_in_src() -> None:
+    """The Engine API only: nothing under src/ starts `docker-compose` (or `docker`) as a process."""
+    src = Path(__file__).resolve().parents[3] / "src" / "tiation"
+    runs = re.compile(r"""["'](?:/usr/bin/)?docker(?:-compose)?["']\s*[,\])]""")
+    found = [str(p) for p in src.rglob("*.py") if runs.search(p.read_text(encoding="utf-8"))]
+    assert found == []
+    compose = src / "targets" / "compose"
+    assert all("subprocess" not in p.read_text(encoding="utf-8") for p in compose.glob("*.py"))
