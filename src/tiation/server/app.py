@@ -51,11 +51,13 @@ class Background(Protocol):
 
 @dataclass(frozen=True)
 class Batching:
-    """Group commit settings: events per `ingest` call at most, how long to wait for more, queue bound."""
+    """Group commit settings: events per `ingest` call at most, how long to wait for more, queue bound, and
+    the slice size beyond which one request is committed in several transactions (see `committer`)."""
 
     max_events: int = 1000
     linger: float = 0.0
     max_pending: int = 50_000
+    slice_events: int = 500
 
 
 class IngestAnswer(BaseModel):
@@ -178,6 +180,7 @@ def create_app(
         max_events=batching.max_events,
         linger=batching.linger,
         max_pending=batching.max_pending,
+        slice_events=batching.slice_events,
         on_batch=metrics.batch,
     )
     configured: dict[str, Intake] = {str(kind): settings for kind, settings in intake.items()}
