@@ -65,9 +65,21 @@ def start_server(work: Path, src: Path | None) -> tuple[subprocess.Popen[bytes],
     env = dict(os.environ)
     if src is not None:  # another checkout's code, this interpreter's packages
         env["PYTHONPATH"] = str(src / "src")
-    argv = [sys.executable, "-m", "tiation", "-f", str(platform), "serve", "--port", str(port), "--no-access-log"]
+    argv = [
+        sys.executable,
+        "-m",
+        "tiation",
+        "-f",
+        str(platform),
+        "serve",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
     log = (work / "server.log").open("wb")
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env, start_new_session=True
+    )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -111,7 +123,9 @@ async def one_round(base: str, big: int, every: float) -> dict[str, Any]:
 
         async def send_big() -> float:
             sent = time.perf_counter()
-            response = await client.post(url, content=body, headers={**headers, "Content-Type": "application/json"})
+            response = await client.post(
+                url, content=body, headers={**headers, "Content-Type": "application/json"}
+            )
             assert response.status_code == 202, response.text
             assert response.json()["received"] == big
             return time.perf_counter() - sent
@@ -127,7 +141,9 @@ async def one_round(base: str, big: int, every: float) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--big", type=int, default=16_000, help="alerts in the big request")
     parser.add_argument("--every", type=float, default=0.05, help="seconds between small requests")
     parser.add_argument("--rounds", type=int, default=3)
@@ -136,7 +152,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tiation-fairness-") as tmp:
         proc, port = start_server(Path(tmp), args.src)
         try:
-            rounds = [asyncio.run(one_round(f"http://127.0.0.1:{port}", args.big, args.every)) for _ in range(args.rounds)]
+            rounds = [
+                asyncio.run(one_round(f"http://127.0.0.1:{port}", args.big, args.every))
+                for _ in range(args.rounds)
+            ]
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)

@@ -34,6 +34,7 @@ from tiation.server.access import AccessLog
 from tiation.server.auth import IntakeAuth
 from tiation.server.committer import GroupCommitter, Ingestor
 from tiation.server.intake import IntakeEndpoint, IntakeFastPath, error_response
+from tiation.server.limits import BodyBudget, Limits
 from tiation.server.metrics import CONTENT_TYPE, INTAKES, ServerMetrics
 
 
@@ -84,11 +85,16 @@ _ERRORS = (
     (401, "Missing or invalid credentials"),
     (404, "This intake is not configured"),
     (405, "Not POST"),
+    (408, "The body did not arrive within the server's body timeout (10 s)"),
     (413, "Body larger than the intake's max_body_bytes"),
     (415, "Content-Type is not application/json"),
     (422, "The JSON does not fit the intake's format (`field` names the path)"),
     (500, "The alerts could not be stored"),
-    (503, "Queue full, server stopping, or storage unavailable: retry after Retry-After seconds"),
+    (
+        503,
+        "Queue full, server stopping, storage unavailable, or too many signed bodies in flight: retry after "
+        "Retry-After seconds",
+    ),
 )
 _WIRE: dict[str, tuple[str, list[type[BaseModel]]]] = {
     "alertmanager": ("Alertmanager webhook notification, payload version 4.", [AlertmanagerWebhook]),
@@ -167,6 +173,7 @@ def create_app(
     clock: Clock | None = None,
     batching: Batching | None = None,
     routers: Sequence[APIRouter] = (),
+    limits: Limits | None = None,
 ) -> FastAPI:
     """The ASGI app of `tiation serve`; `app.state.metrics` and `app.state.committer` are its parts.
 
@@ -174,6 +181,8 @@ def create_app(
     """
     clock = clock or SystemClock()
     batching = batching or Batching()
+    limits = limits or Limits()
+    budget = BodyBudget(limits.unauthenticated_bytes)  # one for all intakes
     metrics = ServerMetrics(registry)
     committer = GroupCommitter(
         ingestor,
@@ -235,6 +244,8 @@ def create_app(
             committer=committer,
             metrics=metrics,
             clock=clock,
+            budget=budget,
+            body_seconds=limits.body_seconds,
         )
         for kind in INTAKES
     }

@@ -236,7 +236,9 @@ def test_a_large_request_is_committed_in_slices_with_later_requests_between_them
 
 
 def test_a_failing_slice_fails_its_request_and_drops_the_later_slices() -> None:
-    ingestor = RecordingIngestor(fail_when=lambda group: any(e.labels["alertname"] == "poison" for e in group))
+    ingestor = RecordingIngestor(
+        fail_when=lambda group: any(e.labels["alertname"] == "poison" for e in group)
+    )
     committer = GroupCommitter(ingestor, max_events=10, slice_events=10)
     events = [alert(f"big{i}") for i in range(25)]
     events[15] = alert("poison")

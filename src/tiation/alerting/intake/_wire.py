@@ -7,8 +7,8 @@ reported at its parent, with the allowed names), and messages are fixed text.
 
 Before any model sees it, the whole decoded body is checked for text that UTF-8 cannot encode: a lone UTF-16
 surrogate (JSON `"\\ud800"` decodes to one, and every notifier and the store would fail on it) in any string
-or key, known field or not. Such a body is refused (422 naming the field), never stored. Times must be representable in UTC (`9999-12-31T23:59:59-14:00`
-is not).
+or key, known field or not. Such a body is refused (422 naming the field), never stored. Times must be
+representable in UTC (`9999-12-31T23:59:59-14:00` is not).
 """
 
 from __future__ import annotations
