@@ -64,9 +64,21 @@ def start_server(work: Path, src: Path | None) -> tuple[subprocess.Popen[bytes],
     env = {**os.environ, "BENCH_SLOW_HMAC": "bench-slow-secret"}
     if src is not None:
         env["PYTHONPATH"] = str(src / "src")
-    argv = [sys.executable, "-m", "tiation", "-f", str(platform), "serve", "--port", str(port), "--no-access-log"]
+    argv = [
+        sys.executable,
+        "-m",
+        "tiation",
+        "-f",
+        str(platform),
+        "serve",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
     log = (work / "server.log").open("wb")
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env, start_new_session=True
+    )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -129,7 +141,9 @@ async def slow_client(port: int, seconds: float, outcomes: collections.Counter[s
         writer.close()
 
 
-async def legitimate(port: int, until: float, latencies: list[float], statuses: collections.Counter[str]) -> None:
+async def legitimate(
+    port: int, until: float, latencies: list[float], statuses: collections.Counter[str]
+) -> None:
     """A bearer-authenticated alert every 0.25 s on a fresh connection, timed from send to answer."""
     n = 0
     while time.monotonic() < until:
@@ -163,7 +177,9 @@ async def run(pid: int, port: int, clients: int, seconds: float) -> dict[str, An
     end = time.monotonic() + seconds + 2
     sampler = asyncio.create_task(sample_rss(pid, end + 1, samples))
     legit = asyncio.create_task(legitimate(port, end, latencies, statuses))
-    await asyncio.wait_for(asyncio.gather(*(slow_client(port, seconds, outcomes) for _ in range(clients))), seconds + 13)
+    await asyncio.wait_for(
+        asyncio.gather(*(slow_client(port, seconds, outcomes) for _ in range(clients))), seconds + 13
+    )
     await legit
     await sampler
     ordered = sorted(latencies)
@@ -180,16 +196,23 @@ async def run(pid: int, port: int, clients: int, seconds: float) -> dict[str, An
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, default=150)
-    parser.add_argument("--seconds", type=float, default=8.0, help="time each slow client takes to send 1 MiB")
+    parser.add_argument(
+        "--seconds", type=float, default=8.0, help="time each slow client takes to send 1 MiB"
+    )
     parser.add_argument("--src", type=Path, help="run the server from this checkout's src/ (e.g. main)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tiation-slow-") as tmp:
         proc, port = start_server(Path(tmp), args.src)
         try:
             time.sleep(1)  # let start-up allocations settle before the baseline
-            summary = {"code": str(args.src or REPO), **asyncio.run(run(proc.pid, port, args.clients, args.seconds))}
+            summary = {
+                "code": str(args.src or REPO),
+                **asyncio.run(run(proc.pid, port, args.clients, args.seconds)),
+            }
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)
