@@ -20,18 +20,13 @@ import asyncio
 import hashlib
 import itertools
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import httpx
+from _serve import serve_platform, stop
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -50,47 +45,6 @@ alerting:
     warning: {channels: [], escalation_delay: none}
   default_severity: warning
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(work: Path, src: Path | None) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    platform = work / "tiation.yaml"
-    platform.write_text(PLATFORM.replace("DIGEST", hashlib.sha256(TOKEN.encode()).hexdigest()))
-    env = dict(os.environ)
-    if src is not None:  # another checkout's code, this interpreter's packages
-        env["PYTHONPATH"] = str(src / "src")
-    argv = [
-        sys.executable,
-        "-m",
-        "tiation",
-        "-f",
-        str(platform),
-        "serve",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    log = (work / "server.log").open("wb")
-    proc = subprocess.Popen(
-        argv, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env, start_new_session=True
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc, port
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"server did not start; see {work / 'server.log'}")
-        time.sleep(0.1)
 
 
 def alerts(n: int) -> dict[str, Any]:
@@ -150,15 +104,15 @@ def main() -> None:
     parser.add_argument("--src", type=Path, help="run the server from this checkout's src/ (e.g. main)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tiation-fairness-") as tmp:
-        proc, port = start_server(Path(tmp), args.src)
+        text = PLATFORM.replace("DIGEST", hashlib.sha256(TOKEN.encode()).hexdigest())
+        proc, port = serve_platform(Path(tmp), text, src=args.src)
         try:
             rounds = [
                 asyncio.run(one_round(f"http://127.0.0.1:{port}", args.big, args.every))
                 for _ in range(args.rounds)
             ]
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
+            stop(proc)
     waits = [w for r in rounds for w in r["small_waits"]]
     summary = {
         "code": str(args.src or REPO),

@@ -21,16 +21,12 @@ import asyncio
 import collections
 import hashlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from _serve import serve_platform, stop
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -49,47 +45,6 @@ alerting:
     warning: {channels: [], escalation_delay: none}
   default_severity: warning
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(work: Path, src: Path | None) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    platform = work / "tiation.yaml"
-    platform.write_text(PLATFORM.replace("DIGEST", hashlib.sha256(TOKEN.encode()).hexdigest()))
-    env = {**os.environ, "BENCH_SLOW_HMAC": "bench-slow-secret"}
-    if src is not None:
-        env["PYTHONPATH"] = str(src / "src")
-    argv = [
-        sys.executable,
-        "-m",
-        "tiation",
-        "-f",
-        str(platform),
-        "serve",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
-    log = (work / "server.log").open("wb")
-    proc = subprocess.Popen(
-        argv, stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env, start_new_session=True
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc, port
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"server did not start; see {work / 'server.log'}")
-        time.sleep(0.1)
 
 
 def rss_bytes(pid: int) -> int:
@@ -206,7 +161,10 @@ def main() -> None:
     parser.add_argument("--src", type=Path, help="run the server from this checkout's src/ (e.g. main)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tiation-slow-") as tmp:
-        proc, port = start_server(Path(tmp), args.src)
+        text = PLATFORM.replace("DIGEST", hashlib.sha256(TOKEN.encode()).hexdigest())
+        proc, port = serve_platform(
+            Path(tmp), text, env={"BENCH_SLOW_HMAC": "bench-slow-secret"}, src=args.src
+        )
         try:
             time.sleep(1)  # let start-up allocations settle before the baseline
             summary = {
@@ -214,8 +172,7 @@ def main() -> None:
                 **asyncio.run(run(proc.pid, port, args.clients, args.seconds)),
             }
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
+            stop(proc)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "intake_slow_clients.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary, indent=1))
