@@ -47,11 +47,11 @@ alerting:
 """
 
 
-def alerts(n: int) -> dict[str, Any]:
+def alerts(n: int, groups: int = 40) -> dict[str, Any]:
     batch = []
     for _ in range(n):
         i = next(_SEQ)
-        labels = {"alertname": f"Fair{i % 40}", "service": "cms", "instance": f"host-{i}"}
+        labels = {"alertname": f"Fair{i % groups}", "service": "cms", "instance": f"host-{i}"}
         batch.append({"labels": labels, "annotations": {"summary": f"alert {i}"}})
     return {"alerts": batch}
 
@@ -61,11 +61,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-async def one_round(base: str, big: int, every: float) -> dict[str, Any]:
+async def one_round(base: str, big: int, every: float, groups: int) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     url = base + "/api/v1/intake/generic"
-    body = json.dumps(alerts(big)).encode()
+    body = json.dumps(alerts(big, groups)).encode()
     waits: list[float] = []
+    timeline: list[tuple[float, float]] = []  # (sent, seconds after the big request was sent; wait)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
 
@@ -74,6 +75,7 @@ async def one_round(base: str, big: int, every: float) -> dict[str, Any]:
             response = await client.post(url, json=alerts(1), headers=headers)
             assert response.status_code == 202, response.text
             waits.append(time.perf_counter() - sent)
+            timeline.append((round(sent - started, 3), round(waits[-1], 3)))
 
         async def send_big() -> float:
             sent = time.perf_counter()
@@ -84,6 +86,7 @@ async def one_round(base: str, big: int, every: float) -> dict[str, Any]:
             assert response.json()["received"] == big
             return time.perf_counter() - sent
 
+        started = time.perf_counter()
         big_task = asyncio.create_task(send_big())
         smalls: list[asyncio.Task[None]] = []
         while not big_task.done():
@@ -91,7 +94,7 @@ async def one_round(base: str, big: int, every: float) -> dict[str, Any]:
             await asyncio.sleep(every)
         await asyncio.gather(*smalls)
         big_seconds = big_task.result()
-    return {"big_seconds": big_seconds, "small_waits": waits}
+    return {"big_seconds": big_seconds, "small_waits": waits, "timeline": sorted(timeline)}
 
 
 def main() -> None:
@@ -101,6 +104,12 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=16_000, help="alerts in the big request")
     parser.add_argument("--every", type=float, default=0.05, help="seconds between small requests")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--incidents",
+        type=int,
+        default=40,
+        help="distinct alert names in the big request (each opens an incident)",
+    )
     parser.add_argument("--src", type=Path, help="run the server from this checkout's src/ (e.g. main)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tiation-fairness-") as tmp:
@@ -108,7 +117,7 @@ def main() -> None:
         proc, port = serve_platform(Path(tmp), text, src=args.src)
         try:
             rounds = [
-                asyncio.run(one_round(f"http://127.0.0.1:{port}", args.big, args.every))
+                asyncio.run(one_round(f"http://127.0.0.1:{port}", args.big, args.every, args.incidents))
                 for _ in range(args.rounds)
             ]
         finally:
@@ -117,6 +126,7 @@ def main() -> None:
     summary = {
         "code": str(args.src or REPO),
         "big_alerts": args.big,
+        "incidents_per_round": args.incidents,
         "rounds": args.rounds,
         "big_seconds": [round(r["big_seconds"], 3) for r in rounds],
         "small_requests": len(waits),

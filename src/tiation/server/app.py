@@ -58,7 +58,7 @@ class Batching:
     max_events: int = 1000
     linger: float = 0.0
     max_pending: int = 50_000
-    slice_events: int = 500
+    slice_events: int = 200
 
 
 class IngestAnswer(BaseModel):

@@ -138,7 +138,7 @@ class GroupCommitter:
         max_events: int = 1000,
         linger: float = 0.0,
         max_pending: int = 50_000,
-        slice_events: int = 500,
+        slice_events: int = 200,
         on_batch: BatchHook | None = None,
     ) -> None:
         self._ingestor = ingestor

@@ -42,6 +42,8 @@ from tiation.server.limits import BODY_SECONDS, BodyBudget
 from tiation.server.metrics import ServerMetrics
 
 JSON = "application/json"
+OFF_LOOP_BYTES = 256 << 10
+"""Bodies larger than this (~1,000 alerts) are parsed on a worker thread, not on the event loop."""
 log = logging.getLogger("tiation.server.intake")
 
 
@@ -187,6 +189,11 @@ class IntakeEndpoint:
                 self.auth.verify_signature(headers, body, self.clock.now().timestamp())
             except AuthError as exc:
                 raise Problem(401, "unauthorized", exc.message) from None
+        if len(body) > OFF_LOOP_BYTES:  # a big body is parsed beside the loop, which keeps serving others
+            return await asyncio.to_thread(self._parse, body)
+        return self._parse(body)
+
+    def _parse(self, body: bytes) -> list[AlertEvent]:
         data = decode_json(body)
         try:
             return PARSERS[self.kind](data)
