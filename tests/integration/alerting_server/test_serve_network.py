@@ -44,6 +44,19 @@ def platform(trusted: str = "") -> str:
     return PLATFORM.replace("TRUSTED", f", trusted_proxies: {trusted}" if trusted else "")
 
 
+def tiation(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`tiation -f tiation.yaml ARGS…` in `home`, with a clean environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "tiation", "-f", "tiation.yaml", *args],
+        cwd=home,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def post_forwarded(serve: Serve) -> None:
     response = httpx.post(
         serve.base + "/api/v1/intake/generic",
@@ -66,15 +79,7 @@ def test_a_busy_port_is_one_error_line_and_a_non_zero_exit_before_anything_start
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         busy = holder.getsockname()[1]
-        proc = subprocess.run(
-            [sys.executable, "-m", "tiation", "-f", "tiation.yaml", "serve", "--port", str(busy)],
-            cwd=home,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        proc = tiation(home, "serve", "--port", str(busy))
     assert proc.returncode != 0
     output = (proc.stdout + proc.stderr).strip()
     assert output == f"error: cannot listen on 127.0.0.1:{busy}: address already in use", output
@@ -98,15 +103,7 @@ def test_trusted_proxies_must_be_addresses_or_networks(tmp_path: Path) -> None:
     home = tmp_path / "bad"
     home.mkdir()
     (home / "tiation.yaml").write_text(platform("[proxy.example]").replace("{port}", str(free_port())))
-    proc = subprocess.run(
-        [sys.executable, "-m", "tiation", "-f", "tiation.yaml", "validate"],
-        cwd=home,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = tiation(home, "validate")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "server.trusted_proxies" in proc.stderr
     assert "expected IP addresses or CIDR networks" in proc.stderr

@@ -45,6 +45,16 @@ def signed_body(size: int) -> tuple[bytes, dict[str, str]]:
     return raw, sign(SECRET, raw, int(time.time()))
 
 
+def post_signed(server: ServerProcess, raw: bytes, signature: dict[str, str]) -> None:
+    response = httpx.post(
+        server.base + "/api/v1/intake/generic",
+        content=raw,
+        headers={"Content-Type": "application/json", **signature},
+        timeout=5,
+    )
+    assert response.status_code == 202, response.text
+
+
 def head(length: int, headers: dict[str, str]) -> bytes:
     lines = [
         "POST /api/v1/intake/generic HTTP/1.1",
@@ -92,26 +102,14 @@ def test_signed_bodies_beyond_the_budget_are_refused_at_once_and_bearer_requests
         slow.sendall(raw[100:])
         assert answer(slow, timeout=0.5).startswith(b"HTTP/1.1 202")
     # the budget is free again
-    response = httpx.post(
-        server.base + "/api/v1/intake/generic",
-        content=raw,
-        headers={"Content-Type": "application/json", **signature},
-        timeout=5,
-    )
-    assert response.status_code == 202, response.text
+    post_signed(server, raw, signature)
 
 
 def test_a_signed_body_larger_than_the_budget_is_served_when_nothing_else_is_held(
     server: ServerProcess,
 ) -> None:
     raw, signature = signed_body(BUDGET * 2)
-    response = httpx.post(
-        server.base + "/api/v1/intake/generic",
-        content=raw,
-        headers={"Content-Type": "application/json", **signature},
-        timeout=5,
-    )
-    assert response.status_code == 202, response.text
+    post_signed(server, raw, signature)
 
 
 def test_a_body_that_does_not_arrive_in_time_is_408_and_the_connection_closed(server: ServerProcess) -> None:
