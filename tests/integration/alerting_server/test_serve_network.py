@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_kit import Serve, StartServe, clean_env, free_port, servers
+from serve_kit import Serve, StartServe, clean_env, free_port, servers, wait_for
 
 from tiation.server.auth import token_digest
 
@@ -68,7 +68,13 @@ def post_forwarded(serve: Serve) -> None:
 
 
 def access_lines(serve: Serve) -> list[str]:
-    return [line for line in serve.log().splitlines() if "POST /api/v1/intake/generic" in line]
+    """The intake's access-log lines, once there is one (the line is written just after the answer is sent)."""
+
+    def lines() -> list[str]:
+        return [line for line in serve.log().splitlines() if "POST /api/v1/intake/generic" in line]
+
+    found: list[str] = wait_for("the access log line", lines, timeout=10)
+    return found
 
 
 def test_a_busy_port_is_one_error_line_and_a_non_zero_exit_before_anything_starts(tmp_path: Path) -> None:

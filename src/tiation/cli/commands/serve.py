@@ -47,9 +47,6 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_access_log:
 
     app: AppContext = ctx.obj
     platform = app.loaded().platform
-    bind_host = host or platform.server.host
-    bind_port = port or platform.server.port
-    sock = listen(bind_host, bind_port)  # a busy port fails here, before anything starts or logs
     configure_logging(access_log=not no_access_log)
     ingestor, services, routers, registry = build(app)
     asgi = create_app(
@@ -60,6 +57,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_access_log:
         registry=registry,
         clock=app.clock,
     )
+    bind_host = host or platform.server.host
+    bind_port = port or platform.server.port
+    sock = listen(bind_host, bind_port)  # a busy port fails here: one line, before anything starts
     intakes = ", ".join(sorted(platform.alerting.intake)) or "none configured"
     log.info("serving on http://%s:%d (intakes: %s)", bind_host, bind_port, intakes)
     run_server(asgi, bind_host, bind_port, trusted_proxies=platform.server.trusted_proxies, sock=sock)
