@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -31,6 +31,18 @@ class OverrideRequest(BaseModel):
     start: datetime
     end: datetime
     reason: str = ""
+
+    @field_validator("start", "end")
+    @classmethod
+    def _instant(cls, value: datetime) -> datetime:
+        """An instant the store can hold: inside years 1..9999 once in UTC (a missing offset: see add_override)."""
+        if value.tzinfo is None:
+            return value
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range: the time in UTC must lie between the years 1 and 9999") from None
+        return value
 
 
 class _Denied(Exception):

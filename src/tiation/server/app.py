@@ -34,6 +34,7 @@ from tiation.server.access import AccessLog
 from tiation.server.auth import IntakeAuth
 from tiation.server.committer import GroupCommitter, Ingestor
 from tiation.server.intake import IntakeEndpoint, IntakeFastPath, error_response
+from tiation.server.limits import BodyBudget, Limits
 from tiation.server.metrics import CONTENT_TYPE, INTAKES, ServerMetrics
 
 
@@ -51,11 +52,13 @@ class Background(Protocol):
 
 @dataclass(frozen=True)
 class Batching:
-    """Group commit settings: events per `ingest` call at most, how long to wait for more, queue bound."""
+    """Group commit settings: events per `ingest` call at most, how long to wait for more, queue bound, and
+    the slice size beyond which one request is committed in several transactions (see `committer`)."""
 
     max_events: int = 1000
     linger: float = 0.0
     max_pending: int = 50_000
+    slice_events: int = 200
 
 
 class IngestAnswer(BaseModel):
@@ -82,11 +85,16 @@ _ERRORS = (
     (401, "Missing or invalid credentials"),
     (404, "This intake is not configured"),
     (405, "Not POST"),
+    (408, "The body did not arrive within the server's body timeout (10 s)"),
     (413, "Body larger than the intake's max_body_bytes"),
     (415, "Content-Type is not application/json"),
     (422, "The JSON does not fit the intake's format (`field` names the path)"),
     (500, "The alerts could not be stored"),
-    (503, "Queue full, server stopping, or storage unavailable: retry after Retry-After seconds"),
+    (
+        503,
+        "Queue full, server stopping, storage unavailable, or too many signed bodies in flight: retry after "
+        "Retry-After seconds",
+    ),
 )
 _WIRE: dict[str, tuple[str, list[type[BaseModel]]]] = {
     "alertmanager": ("Alertmanager webhook notification, payload version 4.", [AlertmanagerWebhook]),
@@ -165,6 +173,7 @@ def create_app(
     clock: Clock | None = None,
     batching: Batching | None = None,
     routers: Sequence[APIRouter] = (),
+    limits: Limits | None = None,
 ) -> FastAPI:
     """The ASGI app of `tiation serve`; `app.state.metrics` and `app.state.committer` are its parts.
 
@@ -172,12 +181,15 @@ def create_app(
     """
     clock = clock or SystemClock()
     batching = batching or Batching()
+    limits = limits or Limits()
+    budget = BodyBudget(limits.unauthenticated_bytes)  # one for all intakes
     metrics = ServerMetrics(registry)
     committer = GroupCommitter(
         ingestor,
         max_events=batching.max_events,
         linger=batching.linger,
         max_pending=batching.max_pending,
+        slice_events=batching.slice_events,
         on_batch=metrics.batch,
     )
     configured: dict[str, Intake] = {str(kind): settings for kind, settings in intake.items()}
@@ -232,6 +244,8 @@ def create_app(
             committer=committer,
             metrics=metrics,
             clock=clock,
+            budget=budget,
+            body_seconds=limits.body_seconds,
         )
         for kind in INTAKES
     }
