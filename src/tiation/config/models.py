@@ -204,6 +204,3 @@ class Platform(Strict):
         if override.health is not None:
             update["health"] = override.health
         return base.model_copy(update=update)
-
-
-Environment.model_rebuild()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tiation.clock import Clock
-from tiation.config.loader import LoadedPlatform
+from tiation.config.platform_file import LoadedPlatform
 from tiation.targets.base import Target
 
 

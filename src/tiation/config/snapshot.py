@@ -1,0 +1,144 @@
+"""A validated snapshot of the platform file, cached beside the state so that commands skip parse + validate.
+
+Parsing the file (ruamel, round-trip) and validating it (pydantic: building the models' schemas, then the
+cross-reference checks) is most of what a quick command such as `tiation status` spends. The outcome is a pure
+function of the file's bytes, its resolved path (secret `file:` paths are relative to it) and the code that
+validates it, so a validated `Platform` is pickled under a key made of exactly those:
+
+- the SHA-256 of the file's content (not its size or mtime: an edit that keeps both still changes the key),
+- the file's resolved path (two platform files in one directory never share a snapshot),
+- the tiation version, a digest of the `tiation.config` sources and `tiation.secrets`, the pydantic and Python
+  versions (a snapshot written by other code is never read).
+
+The cache file starts with its key; a snapshot is unpickled only when the key matches the file read now, and
+only from the classes a platform holds (`tiation.config.*`, `SecretRef`, dates, paths). Anything else — a
+missing, truncated, corrupt or foreign cache file — is ignored and rebuilt. A file with mistakes is never
+cached, so every command reports them exactly as `load_platform` does. Snapshots hold secret *references*
+(`SecretRef`), never values: nothing is resolved while loading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tiation
+from tiation.config.platform_file import LoadedPlatform, read_platform_bytes
+
+if TYPE_CHECKING:
+    from tiation.config.models import Platform
+
+CACHE_DIR = Path(".tiation") / "cache"
+"""Where snapshots live, relative to the platform file's directory (beside the default state store)."""
+_FORMAT = b"tiation-platform-snapshot/1"
+_ALLOWED_MODULES = frozenset({"datetime", "pathlib", "zoneinfo", "copyreg", "tiation.secrets"})
+_ALLOWED_BUILTINS = frozenset({"set", "frozenset", "list", "dict", "tuple", "int", "float", "str", "bool"})
+
+
+def load_platform_cached(path: Path) -> LoadedPlatform:
+    """Like `load_platform(path)` (same result, same errors), answered from a snapshot when one is valid."""
+    raw = read_platform_bytes(path)
+    key = snapshot_key(path, raw)
+    cache = snapshot_path(path)
+    platform = read_snapshot(cache, key)
+    if platform is not None:
+        return LoadedPlatform(path=path, platform=platform)
+    from tiation.config.loader import load_platform_bytes
+
+    loaded = load_platform_bytes(path, raw)  # the bytes hashed above: a snapshot never holds other content
+    write_snapshot(cache, key, loaded.platform)
+    return loaded
+
+
+def snapshot_path(path: Path) -> Path:
+    """The cache file for the platform file at `path` (one per resolved path)."""
+    resolved = path.resolve()
+    name = hashlib.sha256(str(resolved).encode()).hexdigest()[:24]
+    return resolved.parent / CACHE_DIR / f"platform-{name}.pickle"
+
+
+def snapshot_key(path: Path, raw: bytes) -> bytes:
+    """The key a snapshot of `raw` (the file at `path`) is valid under, as hex bytes."""
+    from pydantic.version import VERSION
+
+    digest = hashlib.sha256(_FORMAT)
+    for part in (
+        tiation.__version__,
+        VERSION,
+        sys.implementation.cache_tag,
+        _code_digest(),
+        str(path.resolve()),
+    ):
+        digest.update(part.encode() + b"\0")
+    digest.update(hashlib.sha256(raw).digest())
+    return digest.hexdigest().encode()
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """A digest of the code that validates a platform file and defines what a snapshot holds."""
+    package = Path(__file__).parent
+    digest = hashlib.sha256()
+    for source in [*sorted(package.glob("*.py")), package.parent / "secrets.py"]:
+        digest.update(source.name.encode() + b"\0")
+        try:
+            digest.update(source.read_bytes())
+        except OSError:
+            digest.update(b"?")
+    return digest.hexdigest()
+
+
+def read_snapshot(cache: Path, key: bytes) -> Platform | None:
+    """The platform stored in `cache` under `key`, or None (missing, other key, or unreadable: never raises)."""
+    try:
+        data = cache.read_bytes()
+    except OSError:
+        return None
+    stored, newline, body = data.partition(b"\n")
+    if not newline or stored != key:
+        return None
+    try:
+        platform = _Unpickler(io.BytesIO(body)).load()
+    except Exception:  # a corrupt snapshot is only a cache miss
+        return None
+    from tiation.config.models import Platform
+
+    return platform if isinstance(platform, Platform) else None
+
+
+def write_snapshot(cache: Path, key: bytes, platform: Platform) -> None:
+    """Store `platform` under `key` in `cache` atomically; a cache that cannot be written is skipped."""
+    try:
+        body = pickle.dumps(platform, protocol=pickle.HIGHEST_PROTOCOL)
+        cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".platform-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key + b"\n" + body)
+            Path(tmp).replace(cache)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        return
+
+
+class _Unpickler(pickle.Unpickler):
+    """Loads only the classes a platform snapshot is made of."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = (
+            module in _ALLOWED_MODULES
+            or module.startswith(("tiation.config.", "pydantic."))
+            or (module == "builtins" and name in _ALLOWED_BUILTINS)
+        )
+        if not allowed:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a platform snapshot")
+        return super().find_class(module, name)
