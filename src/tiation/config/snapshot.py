@@ -38,8 +38,14 @@ if TYPE_CHECKING:
 CACHE_DIR = Path(".tiation") / "cache"
 """Where snapshots live, relative to the platform file's directory (beside the default state store)."""
 _FORMAT = b"tiation-platform-snapshot/1"
-_ALLOWED_MODULES = frozenset({"datetime", "pathlib", "zoneinfo", "copyreg", "tiation.secrets"})
-_ALLOWED_BUILTINS = frozenset({"set", "frozenset", "list", "dict", "tuple", "int", "float", "str", "bool"})
+_ALLOWED = {
+    "builtins": frozenset(
+        {"set", "frozenset", "list", "dict", "tuple", "int", "float", "str", "bool", "bytes"}
+    ),
+    "datetime": frozenset({"date", "datetime", "time", "timedelta", "timezone"}),
+    "pathlib": frozenset({"Path", "PosixPath", "PurePosixPath", "WindowsPath", "PureWindowsPath"}),
+}
+"""Beyond the classes of `tiation.config` and `tiation.secrets`: the values a validated platform holds."""
 
 
 def load_platform_cached(path: Path) -> LoadedPlatform:
@@ -134,11 +140,9 @@ class _Unpickler(pickle.Unpickler):
     """Loads only the classes a platform snapshot is made of."""
 
     def find_class(self, module: str, name: str) -> Any:
-        allowed = (
-            module in _ALLOWED_MODULES
-            or module.startswith(("tiation.config.", "pydantic."))
-            or (module == "builtins" and name in _ALLOWED_BUILTINS)
-        )
-        if not allowed:
-            raise pickle.UnpicklingError(f"{module}.{name} is not part of a platform snapshot")
-        return super().find_class(module, name)
+        ours = module == "tiation.secrets" or module.startswith("tiation.config.")
+        if name in _ALLOWED.get(module, ()) or (ours and "." not in name):
+            found = super().find_class(module, name)
+            if isinstance(found, type):  # a class, never a function or a method
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of a platform snapshot")
