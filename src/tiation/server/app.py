@@ -185,7 +185,7 @@ def create_app(
     app.state.committer = committer
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.include_router(_server_router(committer, metrics))
+    _server_routes(app, committer, metrics)
     endpoints = _intake_endpoints(intake, committer, metrics, clock)
     for path, endpoint in endpoints.items():
         # Plain ASGI routes, reached through `IntakeFastPath` for POST; registered so that other methods get
@@ -233,21 +233,18 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     return error_response(422, "invalid request", ".".join(str(p) for p in loc) or None)
 
 
-def _server_router(committer: GroupCommitter, metrics: ServerMetrics) -> APIRouter:
+def _server_routes(app: FastAPI, committer: GroupCommitter, metrics: ServerMetrics) -> None:
     """`/healthz` and `/metrics`."""
-    router = APIRouter()
 
-    @router.get("/healthz", tags=["server"], summary="Liveness: the intake writer thread is running")
+    @app.get("/healthz", tags=["server"], summary="Liveness: the intake writer thread is running")
     async def healthz() -> Response:
         ok = committer.alive
         body = json.dumps({"status": "ok" if ok else "unhealthy", "intake_writer": ok}).encode()
         return Response(body, status_code=200 if ok else 503, media_type="application/json")
 
-    @router.get("/metrics", tags=["server"], summary="Prometheus metrics of this server")
+    @app.get("/metrics", tags=["server"], summary="Prometheus metrics of this server")
     async def metrics_endpoint() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
-
-    return router
 
 
 def _intake_endpoints(
