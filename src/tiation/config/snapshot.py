@@ -24,7 +24,6 @@ import io
 import os
 import pickle
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,6 +120,8 @@ def read_snapshot(cache: Path, key: bytes) -> Platform | None:
 
 def write_snapshot(cache: Path, key: bytes, platform: Platform) -> None:
     """Store `platform` under `key` in `cache` atomically; a cache that cannot be written is skipped."""
+    import tempfile  # only when writing: a command answered from the snapshot does not need it
+
     try:
         body = pickle.dumps(platform, protocol=pickle.HIGHEST_PROTOCOL)
         cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
