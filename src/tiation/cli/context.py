@@ -50,8 +50,8 @@ class AppContext:
         if self.state_url:
             return self.state_url
         loaded = self.loaded()
-        if loaded.platform.state.url is not None:
-            url = loaded.platform.state.url
+        if loaded.core.state.url is not None:
+            url = loaded.core.state.url
             return url.reveal() if hasattr(url, "reveal") else str(url)
         from tiation.state import default_state_url
 

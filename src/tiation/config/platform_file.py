@@ -7,31 +7,74 @@ The parser and the models live elsewhere (`loader`, `models`); a command answere
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tiation.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tiation.config.models import Platform
+    from tiation.config.models import Platform, PlatformCore
 
 DEFAULT_FILE = "tiation.yaml"
 ENV_VAR = "TIATION_FILE"
 
 
-@dataclass(frozen=True)
 class LoadedPlatform:
-    """A validated platform file and where it was read from."""
+    """A validated platform file and where it was read from.
 
-    path: Path
-    platform: Platform
+    `platform` is the whole file. `core` is its deploy core (project, state, environments, services,
+    objectives): a command that reads only those asks for `core`, which a cached snapshot answers without
+    building the other sections' models; `platform` is then unpickled (or, failing that, parsed) on first use.
+    """
+
+    __slots__ = ("_core", "_load", "_platform", "path")
+
+    def __init__(
+        self,
+        path: Path,
+        platform: Platform | None = None,
+        *,
+        core: PlatformCore | None = None,
+        load: Callable[[], Platform] | None = None,
+    ) -> None:
+        if platform is None and load is None:
+            raise TypeError("LoadedPlatform needs the platform or a way to load it")
+        self.path = path
+        self._platform = platform
+        self._core = core
+        self._load = load
+
+    @property
+    def platform(self) -> Platform:
+        """The whole validated platform file."""
+        if self._platform is None:
+            assert self._load is not None
+            self._platform = self._load()
+        return self._platform
+
+    @property
+    def core(self) -> PlatformCore:
+        """The deploy core of the platform file (the whole file, once that is loaded)."""
+        if self._platform is not None:
+            return self._platform
+        return self._core if self._core is not None else self.platform
 
     @property
     def root(self) -> Path:
         """The directory of the platform file (resolved); relative paths in the file are relative to it."""
         return self.path.resolve().parent
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LoadedPlatform):
+            return NotImplemented
+        return self.path == other.path and self.platform == other.platform
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __repr__(self) -> str:
+        return f"LoadedPlatform(path={self.path!r})"
 
 
 def find_platform_file(

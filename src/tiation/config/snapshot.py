@@ -23,6 +23,7 @@ import hashlib
 import io
 import os
 import pickle
+import struct
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -32,11 +33,13 @@ import tiation
 from tiation.config.platform_file import LoadedPlatform, read_platform_bytes
 
 if TYPE_CHECKING:
-    from tiation.config.models import Platform
+    from tiation.config.models import PlatformCore
+    from tiation.config.platform import Platform
 
 CACHE_DIR = Path(".tiation") / "cache"
 """Where snapshots live, relative to the platform file's directory (beside the default state store)."""
-_FORMAT = b"tiation-platform-snapshot/1"
+_FORMAT = b"tiation-platform-snapshot/2"
+_LENGTH = struct.Struct(">Q")  # the length of the core's pickle, which comes first
 _ALLOWED = {
     "builtins": frozenset(
         {"set", "frozenset", "list", "dict", "tuple", "int", "float", "str", "bool", "bytes"}
@@ -48,13 +51,27 @@ _ALLOWED = {
 
 
 def load_platform_cached(path: Path) -> LoadedPlatform:
-    """Like `load_platform(path)` (same result, same errors), answered from a snapshot when one is valid."""
+    """Like `load_platform(path)` (same result, same errors), answered from a snapshot when one is valid.
+
+    From a snapshot, the deploy core is unpickled now and the rest of the platform on first use.
+    """
     raw = read_platform_bytes(path)
     key = snapshot_key(path, raw)
     cache = snapshot_path(path)
-    platform = read_snapshot(cache, key)
-    if platform is not None:
-        return LoadedPlatform(path=path, platform=platform)
+    found = read_snapshot(cache, key)
+    if found is not None:
+        core, rest = found
+
+        def load() -> Platform:
+            platform = _unpickle_platform(rest)
+            if platform is None:  # a damaged snapshot: parse after all, and store a good one
+                from tiation.config.loader import load_platform_bytes
+
+                platform = load_platform_bytes(path, raw).platform
+                write_snapshot(cache, key, platform)
+            return platform
+
+        return LoadedPlatform(path, core=core, load=load)
     from tiation.config.loader import load_platform_bytes
 
     loaded = load_platform_bytes(path, raw)  # the bytes hashed above: a snapshot never holds other content
@@ -100,35 +117,56 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def read_snapshot(cache: Path, key: bytes) -> Platform | None:
-    """The platform stored in `cache` under `key`, or None (missing, other key, or unreadable: never raises)."""
+def read_snapshot(cache: Path, key: bytes) -> tuple[PlatformCore, bytes] | None:
+    """The deploy core stored in `cache` under `key` and the pickled rest, or None (missing, other key,
+    unreadable: never raises)."""
     try:
         data = cache.read_bytes()
     except OSError:
         return None
     stored, newline, body = data.partition(b"\n")
-    if not newline or stored != key:
+    if not newline or stored != key or len(body) < _LENGTH.size:
         return None
+    (size,) = _LENGTH.unpack_from(body)
+    core_end = _LENGTH.size + size
     try:
-        platform = _Unpickler(io.BytesIO(body)).load()
+        core = _Unpickler(io.BytesIO(body[_LENGTH.size : core_end])).load()
     except Exception:  # a corrupt snapshot is only a cache miss
         return None
-    from tiation.config.models import Platform
+    from tiation.config.models import PlatformCore
+
+    if not isinstance(core, PlatformCore) or core_end >= len(body):
+        return None
+    return core, body[core_end:]
+
+
+def _unpickle_platform(data: bytes) -> Platform | None:
+    try:
+        platform = _Unpickler(io.BytesIO(data)).load()
+    except Exception:
+        return None
+    from tiation.config.platform import Platform
 
     return platform if isinstance(platform, Platform) else None
 
 
 def write_snapshot(cache: Path, key: bytes, platform: Platform) -> None:
-    """Store `platform` under `key` in `cache` atomically; a cache that cannot be written is skipped."""
+    """Store `platform` (its core apart) under `key` in `cache` atomically; a cache that cannot be written is
+    skipped."""
     import tempfile  # only when writing: a command answered from the snapshot does not need it
 
+    from tiation.config.models import PlatformCore
+
     try:
-        body = pickle.dumps(platform, protocol=pickle.HIGHEST_PROTOCOL)
+        fields = {name: getattr(platform, name) for name in PlatformCore.model_fields}
+        core = PlatformCore.model_construct(_fields_set=platform.model_fields_set & set(fields), **fields)
+        core_body = pickle.dumps(core, protocol=pickle.HIGHEST_PROTOCOL)
+        rest = pickle.dumps(platform, protocol=pickle.HIGHEST_PROTOCOL)
         cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".platform-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(key + b"\n" + body)
+                handle.write(key + b"\n" + _LENGTH.pack(len(core_body)) + core_body + rest)
             Path(tmp).replace(cache)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import tiation
 from tiation.cli.main import main
 from tiation.config import loader, snapshot
 from tiation.config.loader import load_platform
+from tiation.config.models import PlatformCore
 from tiation.config.snapshot import load_platform_cached, snapshot_key, snapshot_path
 from tiation.errors import ConfigError
 from tiation.secrets import SecretRef
@@ -120,11 +123,12 @@ def test_a_corrupt_snapshot_is_ignored_and_rebuilt(
     cache = snapshot_path(path)
     assert callable(damage)
     cache.write_bytes(damage(cache.read_bytes()))
-    rebuilt = load_platform_cached(path)
+    rebuilt = load_platform_cached(path).platform
     assert len(parses) == 2
-    load_platform_cached(path)  # rebuilt: a hit again
+    again = load_platform_cached(path)  # rebuilt: a hit again, core and rest
+    assert again.core.services["cms"].port == 8080 and again.platform == rebuilt
     assert len(parses) == 2
-    assert rebuilt == load_platform(path)
+    assert rebuilt == load_platform(path).platform
 
 
 def test_a_snapshot_holding_other_classes_is_never_unpickled(tmp_path: Path, parses: list[Path]) -> None:
@@ -219,3 +223,47 @@ def test_every_command_reports_a_bad_file_in_one_line(
         assert failed.value.code == 2
         err = capsys.readouterr().err
         assert err.splitlines() == [f"error: {path}:7:11: services.cms.port: expected an integer, got 'abc'"]
+
+
+SECTIONS = (
+    "tiation.config.alerting",
+    "tiation.config.notifiers",
+    "tiation.config.oncall",
+    "tiation.config.backups",
+)
+
+
+def test_the_core_is_served_without_the_other_sections_models(tmp_path: Path) -> None:
+    path = tmp_path / "tiation.yaml"
+    shutil.copy(EXAMPLE, path)
+    load_platform_cached(path)  # writes the snapshot
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tiation.config.snapshot import load_platform_cached\n"
+        f"loaded = load_platform_cached(Path({str(path)!r}))\n"
+        "print(sorted(loaded.core.environments), type(loaded.core).__name__)\n"
+        f"print([m for m in {SECTIONS!r} if m in sys.modules])\n"
+        "print(loaded.platform.notifiers['slack'].kind)\n"
+        "print('ruamel.yaml' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.splitlines() == [
+        "['cluster', 'dev', 'local', 'production', 'staging'] PlatformCore",
+        "[]",
+        "slack",
+        "False",
+    ]
+
+
+def test_the_core_holds_the_same_values_as_the_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "tiation.yaml"
+    shutil.copy(EXAMPLE, path)
+    load_platform_cached(path)
+    cached, fresh = load_platform_cached(path), load_platform(path)
+    assert type(cached.core) is PlatformCore
+    for name in PlatformCore.model_fields:
+        assert getattr(cached.core, name) == getattr(fresh.platform, name), name
+    assert cached.core.model_fields_set == fresh.platform.model_fields_set & set(PlatformCore.model_fields)
+    assert cached.platform == fresh.platform
+    assert cached.core is cached.platform  # once the whole file is loaded, it is the core too

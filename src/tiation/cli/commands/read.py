@@ -21,7 +21,7 @@ def _ts(value: datetime | None) -> str:
 
 
 def _envs(app: AppContext, environment: str | None) -> list[str]:
-    platform = app.loaded().platform
+    platform = app.loaded().core
     if environment is None:
         return sorted(platform.environments)
     platform.require_environment(environment)
@@ -39,7 +39,7 @@ def status(app: AppContext, environment: str | None, json_mode: bool) -> None:
     out = Output(json_mode=json_mode)
     loaded = app.loaded()
     envs = _envs(app, environment)
-    services = sorted(loaded.platform.services)
+    services = sorted(loaded.core.services)
     latest = _latest_deployments(app, [(env, svc) for env in envs for svc in services])
     rows: list[dict[str, Any]] = []
     for env in envs:
@@ -116,7 +116,7 @@ def history(app: AppContext, environment: str, service: str | None, limit: int, 
     out = Output(json_mode=json_mode)
     _envs(app, environment)
     if service is not None:
-        app.loaded().platform.require_service(service)
+        app.loaded().core.require_service(service)
     deps = app.store().list_deployments(environment=environment, service=service, limit=limit)
     out.data({"deployments": [_dep_dict(d) for d in deps]})
     if not deps:
@@ -199,7 +199,7 @@ def logs(app: AppContext, environment: str, service: str, lines: int) -> None:
     from tiation.deploy.targets import make_target
 
     _envs(app, environment)
-    app.loaded().platform.require_service(service)
+    app.loaded().core.require_service(service)
     out = Output()
     for line in make_target(app.loaded(), environment, app.clock).logs(service, lines=lines):
         out.line(line)
