@@ -60,43 +60,24 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data), status_code=status, media_type="application/json")
 
 
+_ROUTES = (
+    ("GET", "/incidents", "incidents", "incidents", "Incidents, newest first"),
+    ("POST", "/incidents/{incident_id}/ack", "ack", "incidents", "Acknowledge: stop escalation"),
+    ("POST", "/incidents/{incident_id}/resolve", "resolve", "incidents", "Resolve an incident"),
+    ("GET", "/oncall/{schedule}.ics", "calendar", "oncall", "Shifts as an iCalendar feed"),
+    ("GET", "/oncall/{schedule}/who", "who", "oncall", "Who is on call (now, or at ?at=)"),
+)
+"""(method, path, endpoint method of `_ManagementApi`, tag, summary) of the routes without a request body."""
+
+
 def management_router(
     platform: Platform, store: StateStore, service: AlertService, now: Callable[[], datetime]
 ) -> APIRouter:
     """Routes under /api/v1 for incidents and on-call."""
     api = _ManagementApi(platform, store, service, now)
     router = APIRouter(prefix="/api/v1")
-    router.add_api_route(
-        "/incidents", api.incidents, methods=["GET"], tags=["incidents"], summary="Incidents, newest first"
-    )
-    router.add_api_route(
-        "/incidents/{incident_id}/ack",
-        api.ack,
-        methods=["POST"],
-        tags=["incidents"],
-        summary="Acknowledge: stop escalation",
-    )
-    router.add_api_route(
-        "/incidents/{incident_id}/resolve",
-        api.resolve,
-        methods=["POST"],
-        tags=["incidents"],
-        summary="Resolve an incident",
-    )
-    router.add_api_route(
-        "/oncall/{schedule}.ics",
-        api.calendar,
-        methods=["GET"],
-        tags=["oncall"],
-        summary="Shifts as an iCalendar feed",
-    )
-    router.add_api_route(
-        "/oncall/{schedule}/who",
-        api.who,
-        methods=["GET"],
-        tags=["oncall"],
-        summary="Who is on call (now, or at ?at=)",
-    )
+    for method, path, endpoint, tag, summary in _ROUTES:
+        router.add_api_route(path, getattr(api, endpoint), methods=[method], tags=[tag], summary=summary)
     body_schema = {"content": {"application/json": {"schema": OverrideRequest.model_json_schema()}}}
     router.add_api_route(
         "/oncall/{schedule}/overrides",

@@ -24,16 +24,12 @@ VALID = Path(__file__).parents[2] / "spec" / "config" / "valid.yaml"
 EXAMPLE = Path(__file__).parents[3] / "examples" / "ecosystem" / "tiation.yaml"
 
 MINIMAL = """\
-project:
-  name: shop
-environments:
-  dev: {target: fake}
+project: {name: shop}
+environments: {dev: {target: fake}}
 services:
   cms:
     port: 8080
-    env:
-      TOKEN: env:SNAPSHOT_TEST_TOKEN
-      KEY: file:keys/api.key
+    env: {TOKEN: "env:SNAPSHOT_TEST_TOKEN", KEY: "file:keys/api.key"}
 """
 
 
@@ -182,7 +178,7 @@ def test_a_bad_file_gives_the_same_error_every_time_and_is_not_cached(tmp_path: 
         with pytest.raises(ConfigError) as cached:
             load_platform_cached(path)
         assert str(cached.value) == str(fresh.value)
-        assert ":7:11: services.cms.port:" in str(cached.value)
+        assert ":5:11: services.cms.port:" in str(cached.value)
 
 
 def test_snapshots_hold_references_never_secret_values(
@@ -222,7 +218,7 @@ def test_every_command_reports_a_bad_file_in_one_line(
             main(args)
         assert failed.value.code == 2
         err = capsys.readouterr().err
-        assert err.splitlines() == [f"error: {path}:7:11: services.cms.port: expected an integer, got 'abc'"]
+        assert err.splitlines() == [f"error: {path}:5:11: services.cms.port: expected an integer, got 'abc'"]
 
 
 SECTIONS = (
@@ -233,10 +229,17 @@ SECTIONS = (
 )
 
 
-def test_the_core_is_served_without_the_other_sections_models(tmp_path: Path) -> None:
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """A copy of the example's platform file, with its snapshot written."""
     path = tmp_path / "tiation.yaml"
     shutil.copy(EXAMPLE, path)
-    load_platform_cached(path)  # writes the snapshot
+    load_platform_cached(path)
+    return path
+
+
+def test_the_core_is_served_without_the_other_sections_models(example: Path) -> None:
+    path = example
     code = (
         "import sys\n"
         "from pathlib import Path\n"
@@ -256,11 +259,8 @@ def test_the_core_is_served_without_the_other_sections_models(tmp_path: Path) ->
     ]
 
 
-def test_the_core_holds_the_same_values_as_the_whole_file(tmp_path: Path) -> None:
-    path = tmp_path / "tiation.yaml"
-    shutil.copy(EXAMPLE, path)
-    load_platform_cached(path)
-    cached, fresh = load_platform_cached(path), load_platform(path)
+def test_the_core_holds_the_same_values_as_the_whole_file(example: Path) -> None:
+    cached, fresh = load_platform_cached(example), load_platform(example)
     assert type(cached.core) is PlatformCore
     for name in PlatformCore.model_fields:
         assert getattr(cached.core, name) == getattr(fresh.platform, name), name
