@@ -7,6 +7,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -79,25 +80,27 @@ def test_an_edit_that_keeps_size_and_mtime_is_seen(tmp_path: Path, parses: list[
     assert len(parses) == 2
 
 
-def test_a_package_version_change_invalidates(
-    tmp_path: Path, parses: list[Path], monkeypatch: pytest.MonkeyPatch
+def _new_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tiation, "__version__", tiation.__version__ + ".post1")
+
+
+def _new_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snapshot, "_code_digest", lambda: "other code")
+
+
+@pytest.mark.parametrize("change", [_new_version, _new_code], ids=["package-version", "validating-code"])
+def test_a_change_of_tiation_invalidates(
+    tmp_path: Path,
+    parses: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+    change: Callable[[pytest.MonkeyPatch], None],
 ) -> None:
     path = _write(tmp_path)
     load_platform_cached(path)
     load_platform_cached(path)
     assert len(parses) == 1
-    monkeypatch.setattr(tiation, "__version__", tiation.__version__ + ".post1")
-    load_platform_cached(path)
-    assert len(parses) == 2
-
-
-def test_a_change_of_the_validating_code_invalidates(
-    tmp_path: Path, parses: list[Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = _write(tmp_path)
-    load_platform_cached(path)
-    monkeypatch.setattr(snapshot, "_code_digest", lambda: "other code")
-    load_platform_cached(path)
+    change(monkeypatch)
+    assert load_platform_cached(path).platform.services["cms"].port == 8080
     assert len(parses) == 2
 
 
