@@ -18,7 +18,9 @@ _CRON_FIELD = re.compile(r"^[\d*,/\-A-Za-z?LW#]+$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True, defer_build=True
+    )
 
 
 _M = TypeVar("_M", bound=BaseModel)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from tiation.clock import Clock
-from tiation.config.loader import LoadedPlatform
+from tiation.config.platform_file import LoadedPlatform
 from tiation.targets.base import Target
 
 
 def make_target(loaded: LoadedPlatform, environment: str, clock: Clock) -> Target:
     """The target an environment names in the platform file."""
-    env = loaded.platform.environments[environment]
+    env = loaded.core.environments[environment]
     if env.target == "local":
         from tiation.targets.local.target import LocalTarget
 
@@ -32,7 +32,7 @@ def make_target(loaded: LoadedPlatform, environment: str, clock: Clock) -> Targe
     if env.target == "compose":
         from tiation.targets.compose.target import ComposeTarget
 
-        project = env.compose.project or f"{loaded.platform.project.name}-{environment}"
+        project = env.compose.project or f"{loaded.core.project.name}-{environment}"
         return ComposeTarget(
             loaded.root / ".tiation",
             environment,

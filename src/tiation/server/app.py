@@ -9,8 +9,8 @@ it, in reverse order. Later issues add routers through `routers`.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -192,8 +192,29 @@ def create_app(
         slice_events=batching.slice_events,
         on_batch=metrics.batch,
     )
-    configured: dict[str, Intake] = {str(kind): settings for kind, settings in intake.items()}
-    auths = {kind: IntakeAuth.from_config(settings) for kind, settings in configured.items()}
+    app = FastAPI(title="tiation", version=__version__, lifespan=_lifespan(committer, services))
+    app.state.metrics = metrics
+    app.state.committer = committer
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    _server_routes(app, committer, metrics)
+    endpoints = _intake_endpoints(intake, committer, metrics, clock)
+    for path, endpoint in endpoints.items():
+        # Plain ASGI routes, reached through `IntakeFastPath` for POST; registered so that other methods get
+        # a 405. The OpenAPI document describes them by hand (`_openapi`).
+        app.router.add_route(path, cast(Any, endpoint), methods=["POST"], include_in_schema=False)
+    for router in routers:
+        app.include_router(router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(IntakeFastPath, endpoints=endpoints)
+    app.add_middleware(AccessLog, clock=clock)
+    return app
+
+
+def _lifespan(
+    committer: GroupCommitter, services: Sequence[Background]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the writer, then the background services; stop them in reverse order."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -209,22 +230,23 @@ def create_app(
                 service.stop()
             committer.stop()
 
-    app = FastAPI(title="tiation", version=__version__, lifespan=lifespan)
-    app.state.metrics = metrics
-    app.state.committer = committer
+    return lifespan
 
-    async def http_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        message = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "request refused")
-        return error_response(exc.status_code, message, headers=exc.headers)
 
-    async def validation_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        loc = exc.errors()[0].get("loc", ()) if exc.errors() else ()
-        return error_response(422, "invalid request", ".".join(str(p) for p in loc) or None)
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "request refused")
+    return error_response(exc.status_code, message, headers=exc.headers)
 
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    loc = exc.errors()[0].get("loc", ()) if exc.errors() else ()
+    return error_response(422, "invalid request", ".".join(str(p) for p in loc) or None)
+
+
+def _server_routes(app: FastAPI, committer: GroupCommitter, metrics: ServerMetrics) -> None:
+    """`/healthz` and `/metrics`."""
 
     @app.get("/healthz", tags=["server"], summary="Liveness: the intake writer thread is running")
     async def healthz() -> Response:
@@ -236,7 +258,14 @@ def create_app(
     async def metrics_endpoint() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
-    endpoints = {
+
+def _intake_endpoints(
+    intake: Mapping[IntakeKind, Intake], committer: GroupCommitter, metrics: ServerMetrics, clock: Clock
+) -> dict[str, IntakeEndpoint]:
+    """One endpoint per intake kind, by path; a kind the file does not configure answers 404."""
+    configured: dict[str, Intake] = {str(kind): settings for kind, settings in intake.items()}
+    auths = {kind: IntakeAuth.from_config(settings) for kind, settings in configured.items()}
+    return {
         f"/api/v1/intake/{kind}": IntakeEndpoint(
             kind=kind,
             auth=auths.get(kind),
@@ -249,13 +278,3 @@ def create_app(
         )
         for kind in INTAKES
     }
-    for path, endpoint in endpoints.items():
-        # Plain ASGI routes, reached through `IntakeFastPath` for POST; registered so that other methods get
-        # a 405. The OpenAPI document describes them by hand (`_openapi`).
-        app.router.add_route(path, cast(Any, endpoint), methods=["POST"], include_in_schema=False)
-    for router in routers:
-        app.include_router(router)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(IntakeFastPath, endpoints=endpoints)
-    app.add_middleware(AccessLog, clock=clock)
-    return app
