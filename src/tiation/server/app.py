@@ -182,7 +182,6 @@ def create_app(
     clock = clock or SystemClock()
     batching = batching or Batching()
     limits = limits or Limits()
-    budget = BodyBudget(limits.unauthenticated_bytes)  # one for all intakes
     metrics = ServerMetrics(registry)
     committer = GroupCommitter(
         ingestor,
@@ -198,7 +197,7 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     _server_routes(app, committer, metrics)
-    endpoints = _intake_endpoints(intake, committer, metrics, clock)
+    endpoints = _intake_endpoints(intake, committer, metrics, clock, limits)
     for path, endpoint in endpoints.items():
         # Plain ASGI routes, reached through `IntakeFastPath` for POST; registered so that other methods get
         # a 405. The OpenAPI document describes them by hand (`_openapi`).
@@ -260,9 +259,15 @@ def _server_routes(app: FastAPI, committer: GroupCommitter, metrics: ServerMetri
 
 
 def _intake_endpoints(
-    intake: Mapping[IntakeKind, Intake], committer: GroupCommitter, metrics: ServerMetrics, clock: Clock
+    intake: Mapping[IntakeKind, Intake],
+    committer: GroupCommitter,
+    metrics: ServerMetrics,
+    clock: Clock,
+    limits: Limits,
 ) -> dict[str, IntakeEndpoint]:
-    """One endpoint per intake kind, by path; a kind the file does not configure answers 404."""
+    """One endpoint per intake kind, by path; a kind the file does not configure answers 404. Unauthenticated
+    bodies of every intake draw on one budget."""
+    budget = BodyBudget(limits.unauthenticated_bytes)
     configured: dict[str, Intake] = {str(kind): settings for kind, settings in intake.items()}
     auths = {kind: IntakeAuth.from_config(settings) for kind, settings in configured.items()}
     return {
