@@ -37,10 +37,29 @@ def with_secret_base(model: _M, base: Path) -> _M:
 
 
 def _age_recipient(value: str) -> str:
-    if not _AGE_RECIPIENT.match(value):
+    """An age (`age1…`) or SSH (`ssh-ed25519 …`, `ssh-rsa …`) public key that pyrage can parse.
+
+    A regex alone let keys with a bad Bech32 checksum through, and the backup then failed at encryption setup.
+    """
+    import pyrage  # type: ignore[import-untyped]  # imported here: only files with backups pay for it
+
+    key = value.strip()
+    if key.startswith(("ssh-ed25519 ", "ssh-rsa ")):
+        try:
+            pyrage.ssh.Recipient.from_str(key)
+        except Exception:
+            raise ValueError(f"not a valid SSH public key {key[:20]!r}… (pyrage cannot parse it)") from None
+        return value
+    if not _AGE_RECIPIENT.match(key):
         raise ValueError(
             f"unknown recipient format {value[:12]!r}…: expected an age public key 'age1…' (62 chars)"
         )
+    try:
+        pyrage.x25519.Recipient.from_str(key)
+    except Exception:
+        raise ValueError(
+            f"not a valid age public key {key[:12]!r}…: its Bech32 checksum does not match (a typo?)"
+        ) from None
     return value
 
 
