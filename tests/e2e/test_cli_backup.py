@@ -152,6 +152,32 @@ def test_flipped_byte_is_caught_by_verify_restore_and_drill(bk: Bk) -> None:
     assert "no backup of app-db to drill" in no_good.stderr
 
 
+def test_altered_and_forged_manifests_are_caught(bk: Bk) -> None:
+    from tiation.backup.manifest import Manifest
+
+    backup_id = bk.json("backup", "run", "app-db")["backup_id"]
+    path = bk.root / "backups" / backup_id / "manifest.json"
+    original = path.read_bytes()
+    flipped = bytearray(original)
+    flipped[original.index(b'"recipients"') + 20] ^= 0x01
+    path.write_bytes(bytes(flipped))
+    failed = bk.tiation("backup", "verify", backup_id, expect=1)
+    assert "manifest.json was altered" in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+    # someone who can write storage recomputes the checksum: the catalog's copy and the seal still tell
+    manifest = Manifest.from_json(original, backup_id)
+    path.write_bytes(
+        manifest.model_copy(update={"finished_at": manifest.finished_at.replace(year=2030)}).to_json()
+    )
+    assert "differs from the catalog's copy" in bk.tiation("backup", "verify", backup_id, expect=1).stderr
+    refused = bk.tiation("backup", "restore", backup_id, expect=1)
+    assert "nothing was written to" in refused.stderr
+    assert not list(bk.root.glob("app.restored-*"))
+    bk.tiation("backup", "catalog", "rebuild", "app-db")  # the catalog now trusts the forged manifest
+    assert bk.json("backup", "verify", backup_id)["verified"] is True  # without the identity: cannot tell
+    drill = bk.json("backup", "drill", "app-db", expect=1)
+    assert drill["passed"] is False and "sealed inside the encrypted data" in drill["detail"]
+
+
 def test_wrong_identity_and_bad_config_are_one_line(bk: Bk, tmp_path: Path) -> None:
     backup_id = bk.json("backup", "run", "app-db")["backup_id"]
     other = tmp_path / "other.txt"

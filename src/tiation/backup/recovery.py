@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tiation.backup.manifest import Manifest
 from tiation.backup.service import BackupService
 from tiation.backup.sources.base import Source
 from tiation.backup.stores.base import Store
@@ -25,6 +27,7 @@ class RestoreResult:
     checks: tuple[str, ...]
     phases: dict[str, float] = field(default_factory=dict)
     replaced: str | None = None  # where the previous live database was moved (with --replace)
+    manifest: str = ""  # how the manifest was protected, e.g. "unprotected (older format)"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +38,7 @@ class RestoreResult:
             "checks": list(self.checks),
             "phases": self.phases,
             "replaced": self.replaced,
+            "manifest": self.manifest,
         }
 
 
@@ -141,10 +145,18 @@ def _restore_into(
         )
     store = _TimedStore(service.storage(row.storage))
     total = int(row.manifest.get("sizes", {}).get("source_bytes", 0))
-    timed = _Timed(restore_stream(store, row.id, keys), progress, total)
     target = source.restore_target(to, suffix)
+    try:  # the object's SHA-256, the catalog's copy and the seal are checked before the target is touched
+        stream = restore_stream(store, row.id, keys, expected=catalog_manifest(row))
+        first = next(stream, b"")
+    except BackupError as exc:
+        raise type(exc)(f"{exc}; nothing was written to {target}") from None
+    timed = _Timed(itertools.chain([first], stream), progress, total)
     t0 = time.monotonic()
-    restored = source.restore(iter(timed), target, row.manifest.get("source", {}))
+    try:
+        restored = source.restore(iter(timed), target, row.manifest.get("source", {}))
+    except BackupError as exc:
+        raise type(exc)(f"{exc}; the partial restore into {target} was removed") from None
     t1 = time.monotonic()
     checks = [*restored.notes, *source.check(target, cfg.verify)]
     t2 = time.monotonic()
@@ -156,7 +168,26 @@ def _restore_into(
         "verify_s": round(t2 - t1, 3),
         "total_s": round(t2 - t0, 3),
     }
-    return RestoreResult(row.id, source.kind, target, restored.written, tuple(checks), phases)
+    return RestoreResult(
+        row.id, source.kind, target, restored.written, tuple(checks), phases, manifest=_manifest_note(row)
+    )
+
+
+def catalog_manifest(row: BackupRow) -> Manifest:
+    """The manifest as the catalog recorded it (what storage must still hold)."""
+    return Manifest.model_validate(row.manifest)
+
+
+def _manifest_note(row: BackupRow) -> str:
+    """How well the manifest is protected (said once the restore got through its checks)."""
+    manifest = catalog_manifest(row)
+    if not manifest.protected:
+        return "manifest unprotected (older format)"
+    return (
+        "manifest matches its sealed copy"
+        if manifest.seal
+        else "manifest checksum ok (not encrypted: no seal)"
+    )
 
 
 def _source_of(service: BackupService, row: BackupRow) -> Source:
@@ -195,7 +226,7 @@ def verify_by_restore(service: BackupService, backup_id: str, *, identities: lis
             actor=service.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
         )
         raise
-    detail = "restored into a scratch target; " + "; ".join(result.checks)
+    detail = "restored into a scratch target; " + "; ".join([*result.checks, f"manifest {result.manifest}"])
     service.state.set_backup_verified(row.id, ok=True, detail=detail)
     service.state.audit(
         actor=service.actor, action="backup.verify.passed", details={"id": row.id, "restore": True}
