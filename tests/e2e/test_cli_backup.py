@@ -178,6 +178,30 @@ def test_altered_and_forged_manifests_are_caught(bk: Bk) -> None:
     assert drill["passed"] is False and "sealed inside the encrypted data" in drill["detail"]
 
 
+def test_prune_and_the_next_run_remove_objects_a_killed_run_left_without_manifest(bk: Bk) -> None:
+    def orphan() -> Path:
+        """A backup whose run died between storing the data and writing the manifest, two hours ago."""
+        backup_id = bk.json("backup", "run", "app-db")["backup_id"]
+        (bk.root / "backups" / backup_id / "manifest.json").unlink()
+        data = bk.root / "backups" / backup_id / "data.zst.age"
+        old = data.stat().st_mtime - 7200
+        os.utime(data, (old, old))
+        return data
+
+    first = orphan()
+    key = f"{first.parent.name}/{first.name}"
+    young = bk.json("backup", "run", "app-db")["backup_id"]
+    (bk.root / "backups" / young / "manifest.json").unlink()  # within the grace: maybe a backup finishing now
+    dry = bk.json("backup", "prune", "app-db", "--dry-run")
+    assert dry["orphans"] == [key] and first.exists()
+    text = bk.tiation("backup", "prune", "app-db").stdout
+    assert f"removed {key}: no manifest (left by a killed run)" in text
+    assert not first.parent.exists() and (bk.root / "backups" / young / "data.zst.age").exists()
+    second = orphan()
+    done = bk.json("backup", "run", "app-db")
+    assert done["removed_orphans"] == [f"{second.parent.name}/{second.name}"] and not second.exists()
+
+
 def test_wrong_identity_and_bad_config_are_one_line(bk: Bk, tmp_path: Path) -> None:
     backup_id = bk.json("backup", "run", "app-db")["backup_id"]
     other = tmp_path / "other.txt"

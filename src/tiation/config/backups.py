@@ -91,6 +91,9 @@ class S3Storage(_Strict):
     access_key: EnvValue | None = None
     secret_key: EnvValue | None = None
     """Plain, or a secret reference (`env:NAME` / `file:PATH`, a SecretRef once loaded)."""
+    abort_uploads_after: Duration = timedelta(hours=24)
+    """A backup's start-up cleanup aborts only multipart uploads initiated longer ago than this: others may be
+    another process's backup in flight (S3 cannot tell a dead uploader from a live one)."""
 
 
 class Storage(_Strict):
@@ -98,6 +101,9 @@ class Storage(_Strict):
 
     dir: DirStorage | None = None
     s3: S3Storage | None = None
+    orphan_grace: Duration = timedelta(hours=1)
+    """Cleanup and prune remove a backup's objects that have no manifest once they are older than this (a run
+    killed between storing the data and writing the manifest); younger ones may be a backup finishing now."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> Storage:

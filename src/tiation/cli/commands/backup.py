@@ -49,7 +49,9 @@ def run(app: AppContext, name: str, json_mode: bool) -> None:
     finally:
         if spinner is not None:
             spinner.stop()
-    out.data(manifest.model_dump(mode="json"))
+    out.data({**manifest.model_dump(mode="json"), "removed_orphans": service.removed_orphans})
+    for key in service.removed_orphans:
+        out.line(f"removed {key}: no manifest (left by a killed run)")
     s = manifest.sizes
     took = (manifest.finished_at - manifest.started_at).total_seconds()
     out.line(
@@ -168,14 +170,18 @@ def prune(app: AppContext, name: str, dry_run: bool, force: bool, json_mode: boo
     out = Output(json_mode=json_mode)
     service = _service(app)
     decision = service.plan_prune(name, force=force) if dry_run else service.prune(name, force=force)
+    orphans = service.sweep_orphans(name, dry_run=dry_run)
     out.data(
         {
             "dry_run": dry_run,
             "keep": {k: list(v) for k, v in decision.keep.items()},
             "delete": decision.delete,
             "refused": decision.refused,
+            "orphans": orphans,
         }
     )
+    for key in orphans:
+        out.line(f"{'would remove' if dry_run else 'removed'} {key}: no manifest (left by a killed run)")
     for backup_id, reasons in sorted(decision.keep.items()):
         out.line(f"keep    {backup_id}: {'; '.join(reasons)}")
     for backup_id, why in sorted(decision.delete.items()):
@@ -291,6 +297,8 @@ def restore(
     )
     if result.replaced:
         out.line(f"swapped in; the previous one is kept as {result.replaced}")
+    if result.manifest.startswith("unprotected"):
+        out.line(f"note: the backup's manifest is {result.manifest}: it carries no checksum or seal")
 
 
 @backup.command("drill")
