@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,6 +202,66 @@ def test_prune_and_the_next_run_remove_objects_a_killed_run_left_without_manifes
     second = orphan()
     done = bk.json("backup", "run", "app-db")
     assert done["removed_orphans"] == [f"{second.parent.name}/{second.name}"] and not second.exists()
+
+
+class _ArchiveReader:
+    """A files-kind source reader that serves fixed tar bytes (what a hostile storage writer could store)."""
+
+    kind = "files"
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def open(self) -> _ArchiveReader:
+        return self
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(size)
+
+    def close(self) -> Any:
+        from tiation.backup.sources.base import SourceInfo
+
+        return SourceInfo(kind="files", format="tar")
+
+    def abort(self) -> None:
+        pass
+
+
+def test_a_malicious_files_backup_is_refused_and_leaves_nothing(bk: Bk) -> None:
+    from tiation.backup.pipeline import run_backup
+    from tiation.backup.stores.dir import DirStore
+    from tiation.clock import SystemClock
+
+    text = (bk.root / "tiation.yaml").read_text()
+    (bk.root / "tiation.yaml").write_text(
+        text + f"  site:\n    source: {{files: {{paths: [site]}}}}\n    storage: local\n"
+        f"    encryption: {{recipients: [{bk.recipient}], identity: file:key.txt}}\n"
+    )
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for name, kind, link in [("site", tarfile.DIRTYPE, ""), ("site/out", tarfile.SYMTYPE, "../..")]:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, link
+            tar.addfile(info)
+        info = tarfile.TarInfo("site/out/escaped.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"x\n"))
+    manifest = run_backup(
+        _ArchiveReader(archive.getvalue()),  # type: ignore[arg-type]
+        DirStore(bk.root / "backups"),
+        name="site",
+        recipients=[bk.recipient],
+        clock=SystemClock(),
+    )
+    bk.tiation("backup", "catalog", "rebuild", "site")
+    before = sorted(p.name for p in bk.root.iterdir())
+    target = bk.root / "restored" / "site"
+    refused = bk.tiation("backup", "restore", manifest.backup_id, "--to", str(target), expect=1)
+    assert "refused" in refused.stderr and "the partial restore into" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert not target.exists() and not list((bk.root / "restored").iterdir())
+    assert sorted(p.name for p in bk.root.iterdir() if p.name != "restored") == before
+    assert not (bk.root.parent / "escaped.txt").exists()
 
 
 def test_wrong_identity_and_bad_config_are_one_line(bk: Bk, tmp_path: Path) -> None:
