@@ -190,10 +190,10 @@ def test_prune_and_the_next_run_remove_objects_a_killed_run_left_without_manifes
         os.utime(data, (old, old))
         return data
 
-    first = orphan()
-    key = f"{first.parent.name}/{first.name}"
     young = bk.json("backup", "run", "app-db")["backup_id"]
     (bk.root / "backups" / young / "manifest.json").unlink()  # within the grace: maybe a backup finishing now
+    first = orphan()  # (its run's start-up cleanup spared the young one)
+    key = f"{first.parent.name}/{first.name}"
     dry = bk.json("backup", "prune", "app-db", "--dry-run")
     assert dry["orphans"] == [key] and first.exists()
     text = bk.tiation("backup", "prune", "app-db").stdout

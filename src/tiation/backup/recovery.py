@@ -150,13 +150,17 @@ def _restore_into(
         stream = restore_stream(store, row.id, keys, expected=catalog_manifest(row))
         first = next(stream, b"")
     except BackupError as exc:
-        raise type(exc)(f"{exc}; nothing was written to {target}") from None
+        raise _noted(exc, f"nothing was written to {target}") from None
     timed = _Timed(itertools.chain([first], stream), progress, total)
     t0 = time.monotonic()
     try:
         restored = source.restore(iter(timed), target, row.manifest.get("source", {}))
     except BackupError as exc:
-        raise type(exc)(f"{exc}; the partial restore into {target} was removed") from None
+        if not timed.done:
+            raise  # refused before reading (e.g. the target exists): nothing of ours to remove
+        raise _noted(exc, f"the partial restore into {target} was removed") from None
+    finally:
+        getattr(stream, "close", lambda: None)()  # stops the decryption thread if the restore stopped early
     t1 = time.monotonic()
     checks = [*restored.notes, *source.check(target, cfg.verify)]
     t2 = time.monotonic()
@@ -171,6 +175,11 @@ def _restore_into(
     return RestoreResult(
         row.id, source.kind, target, restored.written, tuple(checks), phases, manifest=_manifest_note(row)
     )
+
+
+def _noted(exc: BackupError, note: str) -> BackupError:
+    """`exc` (same class, hint and retryability) with `note` appended to its one line."""
+    return type(exc)(f"{exc.message}; {note}", hint=exc.hint, retryable=exc.retryable)
 
 
 def catalog_manifest(row: BackupRow) -> Manifest:

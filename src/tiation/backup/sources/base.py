@@ -76,7 +76,8 @@ class Source(Protocol):
     def restore(self, stream: Iterator[bytes], target: str, info: Mapping[str, Any]) -> Restored:
         """Stream the backup's source bytes into the new `target` (it must not exist yet).
 
-        `info` is the manifest's `source` entry (kind, format, details) of the backup being restored.
+        `info` is the manifest's `source` entry (kind, format, details) of the backup being restored. If the
+        stream or the write fails, remove whatever was written before raising (callers say it was removed).
         """
         ...
 

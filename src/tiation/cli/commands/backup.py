@@ -111,6 +111,10 @@ def show(app: AppContext, backup_id: str, json_mode: bool) -> None:
     recipients = m.get("encryption", {}).get("recipients") or []
     out.line(f"encrypted to: {', '.join(recipients) if recipients else 'nobody (not encrypted)'}")
     out.line(f"timings: {m.get('timings')}")
+    if m.get("format_version", 1) < 2:
+        out.line("manifest: unprotected (older format: no checksum, no seal)")
+    else:
+        out.line(f"manifest: checksummed{', sealed inside the encrypted data' if m.get('seal') else ''}")
     out.line(f"verified: {row.verified} {row.verify_detail or ''}".rstrip())
 
 
