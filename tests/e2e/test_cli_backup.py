@@ -401,3 +401,43 @@ def test_sigkill_of_a_running_backup_leaves_nothing_listed_or_orphaned(bk: Bk) -
         assert (out / "blobs" / f"blob{i}.bin").read_bytes() == (big / f"blob{i}.bin").read_bytes()
     refused = bk.tiation("backup", "restore", done["backup_id"], "--to", str(out), expect=1)
     assert "is not empty" in refused.stderr
+
+
+def test_a_killed_restore_is_recorded_reported_and_cleaned_up(bk: Bk) -> None:
+    import signal
+    import time
+
+    big = bk.root / "blobs"
+    big.mkdir()
+    for i in range(3):
+        (big / f"blob{i}.bin").write_bytes(os.urandom(48 * 1024 * 1024))
+    text = (bk.root / "tiation.yaml").read_text()
+    (bk.root / "tiation.yaml").write_text(
+        text + "  blobs:\n    source: {files: {paths: [blobs]}}\n    storage: local\n"
+    )
+    backup_id = bk.json("backup", "run", "blobs")["backup_id"]
+    target = bk.root / "restored"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tiation", "backup", "restore", backup_id, "--to", str(target)],
+        env=bk.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not any(p.is_file() for p in bk.root.glob(".restored.tiation-restoring-*/blobs/*")):
+        assert proc.poll() is None, "the restore finished before it could be killed"
+        assert time.monotonic() < deadline, "no staging directory appeared"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    staging = list(bk.root.glob(".restored.tiation-restoring-*"))
+    assert len(staging) == 1 and not target.exists()
+
+    cleaned = bk.json("backup", "restore", "--cleanup")["interrupted"]
+    assert len(cleaned) == 1 and f"restore of {backup_id} into {target}" in cleaned[0]
+    assert f"was interrupted: removed {staging[0]}" in cleaned[0]
+    assert not staging[0].exists() and not target.exists()
+    assert bk.tiation("backup", "restore", "--cleanup").stdout.strip() == "no interrupted restores"
+    restored = bk.json("backup", "restore", backup_id, "--to", str(target))  # and now it restores whole
+    assert restored["interrupted"] == [] and (target / "blobs" / "blob2.bin").stat().st_size == 48 << 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ class RestoreResult:
     phases: dict[str, float] = field(default_factory=dict)
     replaced: str | None = None  # where the previous live database was moved (with --replace)
     manifest: str = ""  # how the manifest was protected, e.g. "unprotected (older format)"
+    interrupted: tuple[str, ...] = ()  # earlier restores found interrupted (and cleaned up) before this one
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +41,7 @@ class RestoreResult:
             "phases": self.phases,
             "replaced": self.replaced,
             "manifest": self.manifest,
+            "interrupted": list(self.interrupted),
         }
 
 
@@ -112,13 +115,34 @@ def restore(
     identities: list[str],
     progress: Progress | None = None,
 ) -> RestoreResult:
-    """Restore into a new database/file/directory, run the checks, and with `replace` swap it in."""
+    """Restore into a new database/file/directory, run the checks, and with `replace` swap it in.
+
+    The restore is recorded as it starts; interrupted earlier ones are cleaned up first (`restores.reap`).
+    """
+    from tiation.backup import restores
+
     row = service.get(backup_id)
+    cleaned = tuple(restores.reap(service))
     suffix = service.clock.now().strftime("%Y%m%d%H%M%S")
-    result = _restore_into(service, row, to=to, suffix=suffix, identities=identities, progress=progress)
-    if replace:
-        result = _swap(service, row, result, suffix)
-    service.state.audit(actor=service.actor, action="backup.restore", details=result.to_dict())
+    target = _source_of(service, row).restore_target(to, suffix)
+    token = restores.begin(service, row.id, row.name, target)
+    try:
+        result = _restore_into(
+            service, row, to=target, suffix=suffix, identities=identities, progress=progress
+        )
+        if replace:
+            result = _swap(service, row, result, suffix)
+    except BaseException as exc:
+        error = exc.message if isinstance(exc, BackupError) else type(exc).__name__
+        with contextlib.suppress(Exception):  # the restore's own error is what the caller must see
+            service.state.audit(
+                actor=service.actor, action=restores.FAILED, details={"restore": token, "error": error}
+            )
+        raise
+    result = RestoreResult(**{**result.__dict__, "interrupted": cleaned})
+    service.state.audit(
+        actor=service.actor, action=restores.DONE, details={**result.to_dict(), "restore": token}
+    )
     return result
 
 

@@ -145,6 +145,19 @@ def _check_symlink(parts: list[str], target: str, name: str) -> None:
         raise BackupError(f"archive symlink {name!r} points outside the target: refused")
 
 
+def _staging_prefix(dest: Path) -> str:
+    return f".{dest.name}.tiation-restoring-"
+
+
+def remove_staging(dest: Path) -> list[str]:
+    """Remove the staging directories a killed extraction into `dest` left; return their paths."""
+    removed = []
+    for staging in sorted(dest.parent.glob(f"{_staging_prefix(dest)}*")):
+        shutil.rmtree(staging, ignore_errors=True)
+        removed.append(str(staging))
+    return removed
+
+
 def extract_tar(fileobj: IO[bytes], dest: Path) -> int:
     """Extract the tar stream `fileobj` into `dest` (absent or an empty directory); return the member count.
 
@@ -153,7 +166,7 @@ def extract_tar(fileobj: IO[bytes], dest: Path) -> int:
     if dest.is_symlink() or (dest.exists() and (not dest.is_dir() or any(dest.iterdir()))):
         raise BackupError(f"{dest} is not empty: restore files into a new directory")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = dest.parent / f".{dest.name}.tiation-restoring-{secrets.token_hex(4)}"
+    staging = dest.parent / f"{_staging_prefix(dest)}{secrets.token_hex(4)}"
     staging.mkdir(0o700)
     try:
         job = _Extraction(staging)

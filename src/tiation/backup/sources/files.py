@@ -193,6 +193,12 @@ class FilesSource:
         count = extract_tar(cast(IO[bytes], IterReader(counted(), SystemClock())), Path(target))
         return Restored(total, (f"{count} entries extracted",))
 
+    def discard(self, target: str) -> list[str]:
+        """What a killed restore into `target` leaves: staging directories (the target appears only complete)."""
+        from tiation.backup.safe_tar import remove_staging
+
+        return remove_staging(Path(target))
+
     def check(self, target: str, checks: VerifyChecks) -> list[str]:
         """Nothing beyond the extraction itself (table and query checks are for databases)."""
         return []

@@ -243,7 +243,7 @@ def _identities(paths: tuple[str, ...]) -> list[str]:
 
 
 @backup.command("restore")
-@click.argument("backup_id")
+@click.argument("backup_id", required=False)
 @click.option(
     "--to", "to", metavar="TARGET", help="New database name / file / directory (default: a new one)."
 )
@@ -253,16 +253,28 @@ def _identities(paths: tuple[str, ...]) -> list[str]:
 @click.option(
     "-i", "--identity", "identity", multiple=True, metavar="FILE", help="age identity file (repeatable)."
 )
+@click.option(
+    "--cleanup", is_flag=True, help="Only clean up after restores that were interrupted (killed midway)."
+)
 @click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 def restore(
-    app: AppContext, backup_id: str, to: str | None, replace: bool, identity: tuple[str, ...], json_mode: bool
+    app: AppContext,
+    backup_id: str | None,
+    to: str | None,
+    replace: bool,
+    identity: tuple[str, ...],
+    cleanup: bool,
+    json_mode: bool,
 ) -> None:
     """Restore BACKUP_ID into a new database (never over the live one) and run the configured checks."""
     from tiation.backup.recovery import restore as do_restore
 
     out = Output(json_mode=json_mode)
     service = _service(app)
+    if cleanup or backup_id is None:
+        _cleanup_restores(service, out, given=cleanup)
+        return
     identities = _identities(identity)
     if out.tty:
         from rich.progress import (
@@ -301,8 +313,22 @@ def restore(
     )
     if result.replaced:
         out.line(f"swapped in; the previous one is kept as {result.replaced}")
+    for line in result.interrupted:
+        out.line(line)
     if result.manifest.startswith("unprotected"):
         out.line(f"note: the backup's manifest is {result.manifest}: it carries no checksum or seal")
+
+
+def _cleanup_restores(service: Any, out: Output, *, given: bool) -> None:
+    from tiation.backup.restores import reap
+    from tiation.errors import UsageError
+
+    if not given:
+        raise UsageError("give a BACKUP_ID to restore (or --cleanup)")
+    lines = reap(service)
+    out.data({"interrupted": lines})
+    for line in lines or ["no interrupted restores"]:
+        out.line(line)
 
 
 @backup.command("drill")
