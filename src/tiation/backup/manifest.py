@@ -137,6 +137,14 @@ class Manifest(_Frozen):
         return manifest
 
 
+def from_catalog(fields: dict[str, Any]) -> Manifest | None:
+    """The manifest as the catalog recorded it (what storage must still hold), or None if it is not one."""
+    try:
+        return Manifest.model_validate(fields)
+    except ValidationError:
+        return None
+
+
 def _checked_fields(data: bytes, backup_id: str) -> dict[str, Any]:
     """The manifest's fields, once its checksum and canonical form hold (format 2) or it is format 1."""
     altered = IntegrityError(f"backup {backup_id}: manifest.json was altered (its checksum does not match)")

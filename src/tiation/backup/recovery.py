@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tiation.backup.manifest import Manifest
+from tiation.backup.manifest import from_catalog
 from tiation.backup.service import BackupService
 from tiation.backup.sources.base import Source
 from tiation.backup.stores.base import Store
@@ -171,7 +171,7 @@ def _restore_into(
     total = int(row.manifest.get("sizes", {}).get("source_bytes", 0))
     target = source.restore_target(to, suffix)
     try:  # the object's SHA-256, the catalog's copy and the seal are checked before the target is touched
-        stream = restore_stream(store, row.id, keys, expected=catalog_manifest(row))
+        stream = restore_stream(store, row.id, keys, expected=from_catalog(row.manifest))
         first = next(stream, b"")
     except BackupError as exc:
         raise _noted(exc, f"nothing was written to {target}") from None
@@ -206,15 +206,10 @@ def _noted(exc: BackupError, note: str) -> BackupError:
     return type(exc)(f"{exc.message}; {note}", hint=exc.hint, retryable=exc.retryable)
 
 
-def catalog_manifest(row: BackupRow) -> Manifest:
-    """The manifest as the catalog recorded it (what storage must still hold)."""
-    return Manifest.model_validate(row.manifest)
-
-
 def _manifest_note(row: BackupRow) -> str:
     """How well the manifest is protected (said once the restore got through its checks)."""
-    manifest = catalog_manifest(row)
-    if not manifest.protected:
+    manifest = from_catalog(row.manifest)
+    if manifest is None or not manifest.protected:
         return "manifest unprotected (older format)"
     return (
         "manifest matches its sealed copy"

@@ -6,11 +6,12 @@ Storage is the truth (a backup exists when its manifest does); the state store's
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tiation.backup.manifest import Manifest, manifest_key
+from tiation.backup.manifest import Manifest, from_catalog, manifest_key
 from tiation.backup.retention import BackupFacts, RetentionDecision, RetentionPolicy, decide_retention
 from tiation.backup.sources.base import Source
 from tiation.backup.stores.base import Store
@@ -21,6 +22,8 @@ from tiation.errors import BackupError, IntegrityError, UsageError
 
 if TYPE_CHECKING:
     from tiation.state import BackupRow, StateStore
+
+_log = logging.getLogger(__name__)
 
 
 class BackupService:
@@ -184,7 +187,7 @@ class BackupService:
 
         row = self.get(backup_id)
         try:
-            result = verify_backup(self.storage(row.storage), row.id, Manifest.model_validate(row.manifest))
+            result = verify_backup(self.storage(row.storage), row.id, from_catalog(row.manifest))
         except IntegrityError as exc:
             self.state.set_backup_verified(row.id, ok=False, detail=str(exc))
             self.state.audit(
@@ -244,8 +247,6 @@ class BackupService:
     def sweep_orphans(self, name: str, *, dry_run: bool = False) -> list[str]:
         """Remove (or with `dry_run` only list) objects of `name`'s backups that have no manifest and are older
         than the storage's `orphan_grace`; each removal is audited and logged."""
-        import logging
-
         from tiation.backup.orphans import find_orphans, remove_orphans
 
         cfg = self.backup_config(name)
@@ -256,7 +257,7 @@ class BackupService:
             return [o.key for o in orphans]
         removed = remove_orphans(store, orphans)
         for key in removed:
-            logging.getLogger(__name__).warning(
+            _log.warning(
                 "storage %s: removed %s: no manifest (a killed run), older than %s", cfg.storage, key, grace
             )
             self.state.audit(

@@ -163,25 +163,7 @@ def _restore(store: Store, manifest: Manifest, identities: list[Any]) -> Iterato
     backup_id, obj = manifest.backup_id, manifest.data_object
     clock = SystemClock()
     stored = _Counted(store.get_stream(manifest.data_key))
-    pipe: Pipe | None = None
-    thread = None
-    compressed: Iterator[bytes] = stored
-    if identities:
-        pipe = Pipe(clock)
-        ciphertext = IterReader(stored, clock)
-
-        def work() -> None:
-            try:
-                pyrage.decrypt_io(ciphertext, pipe, identities)
-            except Exception as exc:
-                if ciphertext.failure is not None:
-                    raise ciphertext.failure from None
-                raise IntegrityError(
-                    f"backup {backup_id} failed at restore: {obj} does not decrypt ({one_line(str(exc))})"
-                ) from None
-
-        thread = start_producer(pipe, work, f"tiation-decrypt-{backup_id}")
-        compressed = pipe.chunks()
+    pipe, thread, compressed = _decrypted(stored, manifest, identities, clock)
     if manifest.encryption.scheme == "age":
         try:
             compressed = _unsealed(compressed, manifest)
@@ -224,6 +206,29 @@ def _restore(store: Store, manifest: Manifest, identities: list[Any]) -> Iterato
         raise IntegrityError(
             f"backup {backup_id} failed at restore: the restored source stream differs from the manifest"
         )
+
+
+def _decrypted(
+    stored: Iterator[bytes], manifest: Manifest, identities: list[Any], clock: SystemClock
+) -> tuple[Pipe | None, Any, Iterator[bytes]]:
+    """(pipe, thread, plaintext chunks): `stored` decrypted on a worker thread, or as is without identities."""
+    if not identities:
+        return None, None, stored
+    backup_id, obj = manifest.backup_id, manifest.data_object
+    pipe = Pipe(clock)
+    ciphertext = IterReader(stored, clock)
+
+    def work() -> None:
+        try:
+            pyrage.decrypt_io(ciphertext, pipe, identities)
+        except Exception as exc:
+            if ciphertext.failure is not None:
+                raise ciphertext.failure from None
+            raise IntegrityError(
+                f"backup {backup_id} failed at restore: {obj} does not decrypt ({one_line(str(exc))})"
+            ) from None
+
+    return pipe, start_producer(pipe, work, f"tiation-decrypt-{backup_id}"), pipe.chunks()
 
 
 def _unsealed(chunks: Iterator[bytes], manifest: Manifest) -> Iterator[bytes]:
