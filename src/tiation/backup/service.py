@@ -6,11 +6,12 @@ Storage is the truth (a backup exists when its manifest does); the state store's
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tiation.backup.manifest import Manifest, manifest_key
+from tiation.backup.manifest import Manifest, from_catalog, manifest_key
 from tiation.backup.retention import BackupFacts, RetentionDecision, RetentionPolicy, decide_retention
 from tiation.backup.sources.base import Source
 from tiation.backup.stores.base import Store
@@ -21,6 +22,8 @@ from tiation.errors import BackupError, IntegrityError, UsageError
 
 if TYPE_CHECKING:
     from tiation.state import BackupRow, StateStore
+
+_log = logging.getLogger(__name__)
 
 
 class BackupService:
@@ -43,6 +46,7 @@ class BackupService:
         self.actor = actor
         self.progress = progress
         self._stores: dict[str, Store] = {}
+        self.removed_orphans: list[str] = []  # what the last run's start-up cleanup removed
         self._state: StateStore | None = None
         self._opener: Callable[[], StateStore] | None = None
         self._state_lock = threading.Lock()
@@ -95,6 +99,7 @@ class BackupService:
                 region=s3.region,
                 access_key=s3.access_key,  # plain, or a SecretRef since load
                 secret_key=s3.secret_key,
+                abort_uploads_after=s3.abort_uploads_after,
             )
         self._stores[name] = store
         return store
@@ -127,6 +132,7 @@ class BackupService:
         opener.start()
         try:
             store.cleanup()  # partial writes of runs that were killed
+            self.removed_orphans = self.sweep_orphans(name)  # and objects whose manifest they never wrote
             manifest = run_backup(
                 self.source(name),
                 store,
@@ -181,14 +187,17 @@ class BackupService:
 
         row = self.get(backup_id)
         try:
-            verify_backup(self.storage(row.storage), row.id)
+            result = verify_backup(self.storage(row.storage), row.id, from_catalog(row.manifest))
         except IntegrityError as exc:
             self.state.set_backup_verified(row.id, ok=False, detail=str(exc))
             self.state.audit(
                 actor=self.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
             )
             raise
-        self.state.set_backup_verified(row.id, ok=True, detail="size and sha256 match the manifest")
+        detail = "size and sha256 match the manifest" + (
+            "" if result.protected else "; manifest unprotected (older format)"
+        )
+        self.state.set_backup_verified(row.id, ok=True, detail=detail)
         self.state.audit(actor=self.actor, action="backup.verify.passed", details={"id": row.id})
         return self.get(row.id)
 
@@ -234,6 +243,27 @@ class BackupService:
             self.state.forget_backup(backup_id)
             self.state.audit(actor=self.actor, action="backup.delete", details={"id": backup_id, "why": why})
         return decision
+
+    def sweep_orphans(self, name: str, *, dry_run: bool = False) -> list[str]:
+        """Remove (or with `dry_run` only list) objects of `name`'s backups that have no manifest and are older
+        than the storage's `orphan_grace`; each removal is audited and logged."""
+        from tiation.backup.orphans import find_orphans, remove_orphans
+
+        cfg = self.backup_config(name)
+        store = self.storage(cfg.storage)
+        grace = self.loaded.platform.storage[cfg.storage].orphan_grace
+        orphans = find_orphans(store, name=name, now=self.clock.now(), grace=grace)
+        if dry_run:
+            return [o.key for o in orphans]
+        removed = remove_orphans(store, orphans)
+        for key in removed:
+            _log.warning(
+                "storage %s: removed %s: no manifest (a killed run), older than %s", cfg.storage, key, grace
+            )
+            self.state.audit(
+                actor=self.actor, action="backup.orphan.delete", details={"key": key, "storage": cfg.storage}
+            )
+        return removed
 
     def rebuild_catalog(self, name: str) -> dict[str, int]:
         """Recreate the catalog of backup `name` from the manifests in its storage alone."""
