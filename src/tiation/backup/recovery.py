@@ -114,7 +114,8 @@ def restore(
     result = _restore_into(service, row, to=to, suffix=suffix, identities=identities, progress=progress)
     if replace:
         result = _swap(service, row, result, suffix)
-    service.state.audit(actor=service.actor, action="backup.restore", details=result.to_dict())
+    with service.state.write("write the audit log") as uow:
+        uow.audit.record(actor=service.actor, action="backup.restore", details=result.to_dict())
     return result
 
 
@@ -190,16 +191,18 @@ def verify_by_restore(service: BackupService, backup_id: str, *, identities: lis
     try:
         result = _scratch_restore(service, row, identities, service.clock.now().strftime("%Y%m%d%H%M%S"))
     except BackupError as exc:
-        service.state.set_backup_verified(row.id, ok=False, detail=str(exc))
-        service.state.audit(
-            actor=service.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
-        )
+        with service.state.write("record a verify") as uow:
+            uow.backups.set_verified(row.id, ok=False, detail=str(exc))
+            uow.audit.record(
+                actor=service.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
+            )
         raise
     detail = "restored into a scratch target; " + "; ".join(result.checks)
-    service.state.set_backup_verified(row.id, ok=True, detail=detail)
-    service.state.audit(
-        actor=service.actor, action="backup.verify.passed", details={"id": row.id, "restore": True}
-    )
+    with service.state.write("record a verify") as uow:
+        uow.backups.set_verified(row.id, ok=True, detail=detail)
+        uow.audit.record(
+            actor=service.actor, action="backup.verify.passed", details={"id": row.id, "restore": True}
+        )
     return result
 
 
@@ -208,7 +211,8 @@ def drill(
 ) -> tuple[DrillRow, RestoreResult | None]:
     """Restore the newest backup of `name` into a scratch target, check it, time it against the RTO objective."""
     cfg = service.backup_config(name)
-    candidates = [b for b in service.state.list_backups(name=name) if b.verified is not False]
+    with service.state.read("list backups") as uow:
+        candidates = [b for b in uow.backups.find(name=name) if b.verified is not False]
     if not candidates:
         raise BackupError(f"no backup of {name} to drill (none, or every one failed verify)")
     row = candidates[0]
@@ -227,16 +231,17 @@ def drill(
     if result is not None:
         within = "no objective" if objective_s is None else f"objective {objective_s:g}s"
         detail = f"restored {row.id} in {rto:.1f}s ({within}); " + "; ".join(result.checks)
-    drill_id = service.state.record_drill(
-        name=name,
-        backup_id=row.id,
-        started_at=started,
-        passed=ok,
-        rto_s=round(rto, 3),
-        objective_s=objective_s,
-        phases=result.phases if result else {},
-        detail=detail,
-    )
-    service.state.audit(actor=service.actor, action="backup.drill", details={"id": drill_id, "passed": ok})
-    drills = service.state.list_drills(name=name, limit=1)
+    with service.state.write("record a drill") as uow:
+        drill_id = uow.drills.record(
+            name=name,
+            backup_id=row.id,
+            started_at=started,
+            passed=ok,
+            rto_s=round(rto, 3),
+            objective_s=objective_s,
+            phases=result.phases if result else {},
+            detail=detail,
+        )
+        uow.audit.record(actor=service.actor, action="backup.drill", details={"id": drill_id, "passed": ok})
+        drills = uow.drills.recent(name=name, limit=1)
     return drills[0], result

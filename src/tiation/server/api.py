@@ -92,8 +92,8 @@ def management_router(
         states = {"open": ("triggered", "acknowledged"), "all": ()}.get(state, (state,))
 
         def run(_: str) -> Response:
-            with store.alerts_read("list incidents") as tx:
-                rows = tx.list_incidents(states=states, limit=min(max(limit, 1), 1000))
+            with store.read("list incidents") as uow:
+                rows = uow.alerts.list_incidents(states=states, limit=min(max(limit, 1), 1000))
             return _json([i.to_dict() for i in rows])
 
         return guarded(run, request)

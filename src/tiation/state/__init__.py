@@ -1,10 +1,10 @@
 """Durable state: releases, deployments, leases, approvals and the audit log (SQLite or PostgreSQL).
 
 Open with `StateStore.open(url, clock=...)` and work in units of work (`with store.write() as uow:
-uow.deployments.finish(...); uow.audit.record(...)`, or `store.read()`); `default_state_url(root)` is the SQLite file used when no URL is
-configured. Only SQLAlchemy Core is used; alembic is imported only when a schema must be migrated. The exports
-below are resolved lazily, so importing `tiation.state` (or its light modules `location`, `revision`, `quick`)
-does not import SQLAlchemy until a store is opened.
+uow.deployments.finish(...); uow.audit.record(...)`, or `store.read()`); `default_state_url(root)` is the
+SQLite file used when no URL is configured. Only SQLAlchemy Core is used; alembic is imported only when a
+schema must be migrated. The exports below are resolved lazily, so importing `tiation.state` (or its light
+modules `location`, `revision`, `quick`) does not import SQLAlchemy until a store is opened.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The alerting service runs each decision inside one transaction: a batch of alerts, one fired escalation step,
 one delivery result. `StateStore.write()` / `read()` hand out a unit of work whose `alerts` is an `AlertTx`
-bound to that transaction. Exactly-once timers rest on `fire_step`: it flips a step from `pending` to `fired` only if it is
-still pending, in the same transaction that queues the step's notifications.
+bound to that transaction. Exactly-once timers rest on `fire_step`: it flips a step from `pending` to `fired`
+only if it is still pending, in the same transaction that queues the step's notifications.
 """
 
 from __future__ import annotations

@@ -59,7 +59,9 @@ class Leases(Repository):
             )
             try:
                 with self.conn.begin_nested():
-                    self.conn.execute(delete(leases).where(_key(environment, service), leases.c.expires_at < now))
+                    self.conn.execute(
+                        delete(leases).where(_key(environment, service), leases.c.expires_at < now)
+                    )
                     self.conn.execute(insert(leases).values(**_columns(lease)))
                 return lease
             except IntegrityError:

@@ -43,7 +43,9 @@ def _release_key(environment: str, service: str, digest: str) -> Any:
 class Releases(Repository):
     """Saved releases: everything needed to bring a version back, and their quarantine marks."""
 
-    def save(self, *, environment: str, service: str, version: str, digest: str, spec: Mapping[str, Any]) -> None:
+    def save(
+        self, *, environment: str, service: str, version: str, digest: str, spec: Mapping[str, Any]
+    ) -> None:
         """Store a release once; saving the same (environment, service, digest) again changes nothing."""
         found = self.conn.execute(select(releases.c.seq).where(_release_key(environment, service, digest)))
         if found.first() is not None:

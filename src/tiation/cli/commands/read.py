@@ -40,11 +40,11 @@ def status(app: AppContext, environment: str | None, json_mode: bool) -> None:
 
     latest = latest_deployments(app.state_location(), pairs)
     if latest is None:  # not the default SQLite store, or not migrated yet: ask the store itself
-        store = app.store()
         latest = {}
-        for env, svc in pairs:
-            found = store.list_deployments(environment=env, service=svc, limit=1)
-            latest[(env, svc)] = found[0] if found else None
+        with app.store().read("list deployments") as uow:
+            for env, svc in pairs:
+                found = uow.deployments.recent(environment=env, service=svc, limit=1)
+                latest[(env, svc)] = found[0] if found else None
     rows: list[dict[str, Any]] = []
     for env in envs:
         target = make_target(loaded, env, app.clock)
@@ -108,7 +108,8 @@ def history(app: AppContext, environment: str, service: str | None, limit: int, 
     _envs(app, environment)
     if service is not None:
         app.loaded().platform.require_service(service)
-    deps = app.store().list_deployments(environment=environment, service=service, limit=limit)
+    with app.store().read("list deployments") as uow:
+        deps = uow.deployments.recent(environment=environment, service=service, limit=limit)
     out.data({"deployments": [_dep_dict(d) for d in deps]})
     if not deps:
         out.line(f"no deployments in {environment}" + (f" for {service}" if service else ""))
@@ -146,15 +147,12 @@ def _dep_dict(d: Any) -> dict[str, Any]:
 def why(app: AppContext, deployment_id: str, json_mode: bool) -> None:
     """The verdict of a deployment, with its evidence: events, exit codes, probe results, last log lines."""
     out = Output(json_mode=json_mode)
-    store = app.store()
-    dep = store.get_deployment(deployment_id)
-    if dep is None:
-        raise UsageError(f"no deployment {deployment_id!r}")
-    children = [
-        d
-        for d in store.list_deployments(environment=dep.environment, service=dep.service, limit=200)
-        if d.parent_id == dep.id
-    ]
+    with app.store().read("read a deployment") as uow:
+        dep = uow.deployments.get(deployment_id)
+        if dep is None:
+            raise UsageError(f"no deployment {deployment_id!r}")
+        recent = uow.deployments.recent(environment=dep.environment, service=dep.service, limit=200)
+    children = [d for d in recent if d.parent_id == dep.id]
     out.data({**_dep_dict(dep), "evidence": dep.evidence, "followed_by": [_dep_dict(c) for c in children]})
     out.line(
         f"deployment {dep.id}: {dep.kind} {dep.service} {dep.version} to {dep.environment} by {dep.actor}"
@@ -204,7 +202,8 @@ def logs(app: AppContext, environment: str, service: str, lines: int) -> None:
 def audit(app: AppContext, deployment_id: str | None, limit: int, json_mode: bool) -> None:
     """The audit log, oldest first."""
     out = Output(json_mode=json_mode)
-    rows = app.store().audit_events(deployment_id=deployment_id, limit=limit)
+    with app.store().read("read the audit log") as uow:
+        rows = uow.audit.events(deployment_id=deployment_id, limit=limit)
     out.data(
         {
             "events": [
