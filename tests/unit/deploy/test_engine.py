@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from tiation.clock import FakeClock
 from tiation.config.loader import load_platform
 from tiation.deploy.engine import Engine
-from tiation.errors import DeployError, QuarantinedError
+from tiation.errors import DeployError, QuarantinedError, StateError
 from tiation.state import StateStore
+from tiation.state.audit import AuditLog
 from tiation.targets.base import EventKind
 from tiation.targets.fake import FakeScript, FakeTarget
 
@@ -334,3 +337,24 @@ def test_missing_secret_blocks_before_anything_starts_and_quarantines_nothing(
         assert uow.releases.of_service("dev", "db") == []
     monkeypatch.setenv("SHOP_DB_PASSWORD", "pw-for-test")
     assert engine.plan("dev", "db", "1.0").steps[0].action == "deploy"
+
+
+def test_a_deploy_result_is_not_recorded_without_its_audit_entry(
+    env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _, _ = env
+    real_record = AuditLog.record
+
+    def record(self: AuditLog, **kw: Any) -> None:
+        if kw["action"] == "deploy.succeeded":
+            raise OperationalError("INSERT INTO audit_events", {}, Exception("disk I/O error"))
+        real_record(self, **kw)
+
+    monkeypatch.setattr(AuditLog, "record", record)
+    with pytest.raises(StateError, match="cannot finish a deployment: disk I/O error"):
+        deploy(engine, "db", "1.0")
+    with engine.store.read() as uow:
+        [row] = uow.deployments.recent(environment="dev", service="db")
+        actions = [e.action for e in uow.audit.events()]
+    assert row.status == "running" and row.finished_at is None  # not "succeeded" without its audit entry
+    assert "deploy.succeeded" not in actions and actions[-1] == "lock.release"
