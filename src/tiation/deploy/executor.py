@@ -15,6 +15,7 @@ from typing import Any
 from tiation.clock import Clock
 from tiation.config.models import Health, Platform
 from tiation.deploy.plan import Plan
+from tiation.deploy.records import DeployRecords
 from tiation.deploy.verdict import Failed, Healthy, Pending, Verdict
 from tiation.deploy.verify import Observation, Prober, failure_evidence, verify
 from tiation.errors import DeployError, QuarantinedError, UsageError
@@ -188,32 +189,8 @@ class Executor:
         self, release: Release, lease: Lease, *, kind: str, parent: str | None = None
     ) -> tuple[str, Healthy | Failed, Observation]:
         """Apply `release` as a candidate, verify it, then promote it or abort it. Returns the verdict."""
-        env, svc = release.environment, release.service
-        with self.store.write("record a deployment") as uow:
-            uow.releases.save(
-                environment=env,
-                service=svc,
-                version=release.version,
-                digest=release.digest,
-                spec=release.to_dict(),
-            )
-            dep_id = uow.deployments.create(
-                environment=env,
-                service=svc,
-                version=release.version,
-                digest=release.digest,
-                actor=self.actor,
-                kind=kind,
-                parent_id=parent,
-            )
-            uow.audit.record(
-                actor=self.actor,
-                action=f"{kind}.start",
-                environment=env,
-                service=svc,
-                deployment_id=dep_id,
-                details={"version": release.version, "digest": release.digest},
-            )
+        svc = release.service
+        dep_id = self._records.start(release, kind=kind, parent=parent)
         self.report(
             "apply", {"service": svc, "version": release.version, "kind": kind, "deployment_id": dep_id}
         )
@@ -226,10 +203,7 @@ class Executor:
             next_beat = [started + self.lease_ttl / 3]
 
             def tick(verdict: Verdict, seen: Observation) -> None:
-                if self.clock.monotonic() >= next_beat[0]:
-                    with self.store.write("heartbeat a lease") as uow:
-                        uow.leases.heartbeat(lease)
-                    next_beat[0] = self.clock.monotonic() + self.lease_ttl / 3
+                self._beat(lease, next_beat)
                 waiting = verdict.waiting_for if isinstance(verdict, Pending) else verdict.status
                 self.report("verify", {"service": svc, "elapsed": seen.elapsed, "waiting_for": waiting})
 
@@ -246,54 +220,42 @@ class Executor:
             if rollout is not None:
                 self.target.abort(rollout)
             why = str(exc) or type(exc).__name__
-            with self.store.write("finish a deployment") as uow:
-                uow.deployments.finish(dep_id, status="aborted", verdict=why, evidence={"error": why})
-                uow.audit.record(
-                    actor=self.actor,
-                    action=f"{kind}.aborted",
-                    environment=env,
-                    service=svc,
-                    deployment_id=dep_id,
-                    details={"error": why},
-                )
+            error = {"error": why}
+            self._records.finish(release, dep_id, f"{kind}.aborted", "aborted", why, error, error)
             raise
         seen.apply_s = applied - started
         if isinstance(verdict, Healthy):
             self.target.promote(rollout)
-            with self.store.write("finish a deployment") as uow:
-                uow.deployments.finish(
-                    dep_id, status="succeeded", verdict=verdict.reason, evidence=seen.evidence()
-                )
-                uow.audit.record(
-                    actor=self.actor,
-                    action=f"{kind}.succeeded",
-                    environment=env,
-                    service=svc,
-                    deployment_id=dep_id,
-                    details={"verdict": verdict.reason},
-                )
+            details = {"verdict": verdict.reason}
+            self._records.finish(
+                release, dep_id, f"{kind}.succeeded", "succeeded", verdict.reason, seen.evidence(), details
+            )
             self.report("kept", {"service": svc, "version": release.version, "verdict": verdict.reason})
             return dep_id, verdict, seen
         assert isinstance(verdict, Failed)
         log_tail = self.target.logs(svc, instance_id=rollout.instance_id, lines=20)
         self.target.abort(rollout)
         evidence = failure_evidence(verdict, seen, log_tail)
-        with self.store.write("finish a deployment") as uow:
-            uow.releases.quarantine(env, svc, release.digest, reason=verdict.reason)
-            uow.deployments.finish(dep_id, status="failed", verdict=verdict.reason, evidence=evidence)
-            uow.audit.record(
-                actor=self.actor,
-                action=f"{kind}.failed",
-                environment=env,
-                service=svc,
-                deployment_id=dep_id,
-                details={"verdict": verdict.reason, "code": verdict.code},
-            )
+        details = {"verdict": verdict.reason, "code": verdict.code}
+        self._records.finish(
+            release, dep_id, f"{kind}.failed", "failed", verdict.reason, evidence, details, quarantine=True
+        )
         self.report(
             "failed",
             {"service": svc, "version": release.version, "verdict": verdict.reason, "elapsed": seen.elapsed},
         )
         return dep_id, verdict, seen
+
+    @property
+    def _records(self) -> DeployRecords:
+        return DeployRecords(self.store, self.actor)
+
+    def _beat(self, lease: Lease, next_beat: list[float]) -> None:
+        """Heartbeat the lease once `next_beat` has come, and set the next one a third of its ttl later."""
+        if self.clock.monotonic() >= next_beat[0]:
+            with self.store.write("heartbeat a lease") as uow:
+                uow.leases.heartbeat(lease)
+            next_beat[0] = self.clock.monotonic() + self.lease_ttl / 3
 
     def _health(self, release: Release) -> Health:
         if release.service in self.platform.services:
@@ -320,27 +282,7 @@ class Executor:
         serving = self.target.observe(svc).serving
         if serving is not None and serving.digest == lkg.digest and serving.state == "running":
             why = f"last-known-good {lkg.version} kept serving; the candidate never received traffic"
-            with self.store.write("record a deployment") as uow:
-                dep_id = uow.deployments.create(
-                    environment=env,
-                    service=svc,
-                    version=lkg.version,
-                    digest=lkg.digest,
-                    actor=self.actor,
-                    kind="auto-rollback",
-                    parent_id=failed_id,
-                )
-                uow.deployments.finish(
-                    dep_id, status="succeeded", verdict=why, evidence={"serving_instance": serving.id}
-                )
-                uow.audit.record(
-                    actor=self.actor,
-                    action="auto-rollback.succeeded",
-                    environment=env,
-                    service=svc,
-                    deployment_id=dep_id,
-                    details={"verdict": why, "version": lkg.version},
-                )
+            dep_id = self._records.kept(lkg, failed_id, why, serving.id)
             self.report("rolled_back", {"service": svc, "version": lkg.version, "verdict": why})
             return Outcome(
                 svc,

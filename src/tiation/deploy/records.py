@@ -1,0 +1,98 @@
+"""What a deploy writes to the state store. Each outcome commits together with its audit entry (one unit of
+work), so the audit log never misses a recorded result and never shows one that was not recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tiation.state import ReleaseRow, StateStore
+from tiation.targets.base import Release
+
+
+@dataclass(frozen=True)
+class DeployRecords:
+    """The deployment rows and audit entries of one actor's deploys."""
+
+    store: StateStore
+    actor: str
+
+    def start(self, release: Release, *, kind: str, parent: str | None) -> str:
+        """Save the release and record its deployment as running (audited `<kind>.start`); the deployment id."""
+        with self.store.write("record a deployment") as uow:
+            uow.releases.save(
+                environment=release.environment,
+                service=release.service,
+                version=release.version,
+                digest=release.digest,
+                spec=release.to_dict(),
+            )
+            dep_id = uow.deployments.create(
+                environment=release.environment,
+                service=release.service,
+                version=release.version,
+                digest=release.digest,
+                actor=self.actor,
+                kind=kind,
+                parent_id=parent,
+            )
+            uow.audit.record(
+                actor=self.actor,
+                action=f"{kind}.start",
+                environment=release.environment,
+                service=release.service,
+                deployment_id=dep_id,
+                details={"version": release.version, "digest": release.digest},
+            )
+        return dep_id
+
+    def finish(
+        self,
+        release: Release,
+        dep_id: str,
+        action: str,
+        status: str,
+        verdict: str,
+        evidence: dict[str, Any],
+        details: dict[str, Any],
+        *,
+        quarantine: bool = False,
+    ) -> None:
+        """Record a deployment's outcome with its audit entry `action` (and quarantine the release) at once."""
+        with self.store.write("finish a deployment") as uow:
+            if quarantine:
+                uow.releases.quarantine(release.environment, release.service, release.digest, reason=verdict)
+            uow.deployments.finish(dep_id, status=status, verdict=verdict, evidence=evidence)
+            uow.audit.record(
+                actor=self.actor,
+                action=action,
+                environment=release.environment,
+                service=release.service,
+                deployment_id=dep_id,
+                details=details,
+            )
+
+    def kept(self, lkg: ReleaseRow, failed_id: str, why: str, serving_id: str) -> str:
+        """Record an auto-rollback that had nothing to do (the last known good release kept serving)."""
+        with self.store.write("record a deployment") as uow:
+            dep_id = uow.deployments.create(
+                environment=lkg.environment,
+                service=lkg.service,
+                version=lkg.version,
+                digest=lkg.digest,
+                actor=self.actor,
+                kind="auto-rollback",
+                parent_id=failed_id,
+            )
+            uow.deployments.finish(
+                dep_id, status="succeeded", verdict=why, evidence={"serving_instance": serving_id}
+            )
+            uow.audit.record(
+                actor=self.actor,
+                action="auto-rollback.succeeded",
+                environment=lkg.environment,
+                service=lkg.service,
+                deployment_id=dep_id,
+                details={"verdict": why, "version": lkg.version},
+            )
+        return dep_id
