@@ -154,14 +154,8 @@ class Executor:
         for instance in observed.instances:
             if instance.id != serving_id and instance.state in ("running", "starting"):
                 self.target.discard(service, instance.id)
-                with self.store.write("write the audit log") as uow:
-                    uow.audit.record(
-                        actor=self.actor,
-                        action="instance.discard",
-                        environment=environment,
-                        service=service,
-                        details={"instance": instance.id, "version": instance.version},
-                    )
+                details = {"instance": instance.id, "version": instance.version}
+                self._records.note(environment, service, "instance.discard", details)
 
     def _deploy_one(self, release: Release, lease: Lease) -> Outcome:
         dep_id, verdict, seen = self._run(release, lease, kind="deploy")
@@ -269,15 +263,8 @@ class Executor:
             lkg = uow.releases.last_known_good(env, svc, exclude_digests={failed.digest})
         if lkg is None:
             self.report("no_lkg", {"service": svc})
-            with self.store.write("write the audit log") as uow:
-                uow.audit.record(
-                    actor=self.actor,
-                    action="auto-rollback.none",
-                    environment=env,
-                    service=svc,
-                    deployment_id=failed_id,
-                    details={"reason": "no known-good release on record"},
-                )
+            details = {"reason": "no known-good release on record"}
+            self._records.note(env, svc, "auto-rollback.none", details, deployment_id=failed_id)
             return None
         serving = self.target.observe(svc).serving
         if serving is not None and serving.digest == lkg.digest and serving.state == "running":

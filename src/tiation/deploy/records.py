@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tiation.state import ReleaseRow, StateStore
+from tiation.state import ReleaseRow, StateStore, UnitOfWork
 from tiation.targets.base import Release
 
 
@@ -27,15 +27,7 @@ class DeployRecords:
                 digest=release.digest,
                 spec=release.to_dict(),
             )
-            dep_id = uow.deployments.create(
-                environment=release.environment,
-                service=release.service,
-                version=release.version,
-                digest=release.digest,
-                actor=self.actor,
-                kind=kind,
-                parent_id=parent,
-            )
+            dep_id = self._create(uow, release, kind, parent)
             uow.audit.record(
                 actor=self.actor,
                 action=f"{kind}.start",
@@ -75,15 +67,7 @@ class DeployRecords:
     def kept(self, lkg: ReleaseRow, failed_id: str, why: str, serving_id: str) -> str:
         """Record an auto-rollback that had nothing to do (the last known good release kept serving)."""
         with self.store.write("record a deployment") as uow:
-            dep_id = uow.deployments.create(
-                environment=lkg.environment,
-                service=lkg.service,
-                version=lkg.version,
-                digest=lkg.digest,
-                actor=self.actor,
-                kind="auto-rollback",
-                parent_id=failed_id,
-            )
+            dep_id = self._create(uow, lkg, "auto-rollback", failed_id)
             uow.deployments.finish(
                 dep_id, status="succeeded", verdict=why, evidence={"serving_instance": serving_id}
             )
@@ -96,3 +80,26 @@ class DeployRecords:
                 details={"verdict": why, "version": lkg.version},
             )
         return dep_id
+
+    def note(self, environment: str, service: str, action: str, details: dict[str, Any], **ids: str) -> None:
+        """Append one audit entry of this actor, for a step that has no row of its own (`deployment_id=`)."""
+        with self.store.write("write the audit log") as uow:
+            uow.audit.record(
+                actor=self.actor,
+                action=action,
+                environment=environment,
+                service=service,
+                details=details,
+                **ids,
+            )
+
+    def _create(self, uow: UnitOfWork, release: Release | ReleaseRow, kind: str, parent: str | None) -> str:
+        return uow.deployments.create(
+            environment=release.environment,
+            service=release.service,
+            version=release.version,
+            digest=release.digest,
+            actor=self.actor,
+            kind=kind,
+            parent_id=parent,
+        )

@@ -69,12 +69,9 @@ class Approvals(Repository):
             "created_at": self.clock.now(),
             "expires_at": expires_at,
         }
-        result = self.conn.execute(insert(approvals).values(**values))
-        new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-        row = self.conn.execute(select(approvals).where(approvals.c.id == new_id)).first()
-        if row is None:  # pragma: no cover - we just inserted it
-            raise StateError("the approval was not stored")
-        return approval_row(row)
+        return approval_row(
+            self.conn.execute(insert(approvals).values(**values).returning(*approvals.c)).one()
+        )
 
     def for_release(self, environment: str, service: str, digest: str) -> list[ApprovalRow]:
         """Every approval of release `digest`, expired ones included, oldest first."""

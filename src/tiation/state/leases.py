@@ -10,6 +10,7 @@ of that token can heartbeat or release it.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from secrets import token_hex
 from typing import Any
@@ -124,13 +125,4 @@ class Leases(Repository):
 
 def _columns(lease: Lease) -> dict[str, Any]:
     """The stored columns of a lease (everything but the computed `expired`)."""
-    return {
-        "environment": lease.environment,
-        "service": lease.service,
-        "owner": lease.owner,
-        "reason": lease.reason,
-        "token": lease.token,
-        "acquired_at": lease.acquired_at,
-        "heartbeat_at": lease.heartbeat_at,
-        "expires_at": lease.expires_at,
-    }
+    return {k: v for k, v in dataclasses.asdict(lease).items() if k != "expired"}

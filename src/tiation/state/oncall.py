@@ -66,12 +66,7 @@ class Overrides(Repository):
             "actor": actor,
             "created_at": self.clock.now(),
         }
-        result = self.conn.execute(insert(table).values(**values))
-        new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-        found = self.conn.execute(select(table).where(table.c.id == new_id)).first()
-        if found is None:  # pragma: no cover - we just inserted it
-            raise StateError("the override was not stored")
-        row = override_row(found)
+        row = override_row(self.conn.execute(insert(table).values(**values).returning(*table.c)).one())
         self._audit(actor, "oncall.override.add", row)
         return row
 
