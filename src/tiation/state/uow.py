@@ -10,6 +10,10 @@ entry, or a backup record and its audit entry commit together or not at all:
         uow.audit.record(actor=actor, action="deploy.succeeded", deployment_id=dep_id)
 
 Repositories are built on first use, so a block pays only for the areas it touches.
+
+To add a table (or an area): its `Table` in `schema.py`; an Alembic script in `migrations/versions/` and the new
+`HEAD_REVISION` in `revision.py`; in the area's module, its frozen row dataclass, one `RowMapper(...)` line and a
+`Repository` subclass with the queries; and one property here.
 """
 
 from __future__ import annotations
