@@ -12,9 +12,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tiation.redact import redact
-from tiation.state.mapper import Columns, RowMapper, load_json, utc
+from tiation.state.mapper import RowMapper, load_json
 
-__all__ = ["Columns", "load_json", "utc"]  # re-exported: the JSON and time helpers every table uses
+__all__ = [
+    "ApprovalRow",
+    "AuditRow",
+    "DeploymentRow",
+    "Lease",
+    "ReleaseRow",
+    "approval_row",
+    "audit_row",
+    "deployment_row",
+    "lease_row",
+    "load_json",
+    "plain_json",
+    "redacted_json",
+    "release_row",
+]
 
 
 @dataclass(frozen=True)
