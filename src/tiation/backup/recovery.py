@@ -135,14 +135,16 @@ def restore(
     except BaseException as exc:
         error = exc.message if isinstance(exc, BackupError) else type(exc).__name__
         with contextlib.suppress(Exception):  # the restore's own error is what the caller must see
-            service.state.audit(
-                actor=service.actor, action=restores.FAILED, details={"restore": token, "error": error}
-            )
+            with service.state.write("record a failed restore") as uow:
+                uow.audit.record(
+                    actor=service.actor, action=restores.FAILED, details={"restore": token, "error": error}
+                )
         raise
     result = RestoreResult(**{**result.__dict__, "interrupted": cleaned})
-    service.state.audit(
-        actor=service.actor, action=restores.DONE, details={**result.to_dict(), "restore": token}
-    )
+    with service.state.write("record a restore") as uow:
+        uow.audit.record(
+            actor=service.actor, action=restores.DONE, details={**result.to_dict(), "restore": token}
+        )
     return result
 
 
@@ -249,16 +251,18 @@ def verify_by_restore(service: BackupService, backup_id: str, *, identities: lis
     try:
         result = _scratch_restore(service, row, identities, service.clock.now().strftime("%Y%m%d%H%M%S"))
     except BackupError as exc:
-        service.state.set_backup_verified(row.id, ok=False, detail=str(exc))
-        service.state.audit(
-            actor=service.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
-        )
+        with service.state.write("record a verify") as uow:
+            uow.backups.set_verified(row.id, ok=False, detail=str(exc))
+            uow.audit.record(
+                actor=service.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
+            )
         raise
     detail = "restored into a scratch target; " + "; ".join([*result.checks, f"manifest {result.manifest}"])
-    service.state.set_backup_verified(row.id, ok=True, detail=detail)
-    service.state.audit(
-        actor=service.actor, action="backup.verify.passed", details={"id": row.id, "restore": True}
-    )
+    with service.state.write("record a verify") as uow:
+        uow.backups.set_verified(row.id, ok=True, detail=detail)
+        uow.audit.record(
+            actor=service.actor, action="backup.verify.passed", details={"id": row.id, "restore": True}
+        )
     return result
 
 
@@ -267,7 +271,8 @@ def drill(
 ) -> tuple[DrillRow, RestoreResult | None]:
     """Restore the newest backup of `name` into a scratch target, check it, time it against the RTO objective."""
     cfg = service.backup_config(name)
-    candidates = [b for b in service.state.list_backups(name=name) if b.verified is not False]
+    with service.state.read("list backups") as uow:
+        candidates = [b for b in uow.backups.find(name=name) if b.verified is not False]
     if not candidates:
         raise BackupError(f"no backup of {name} to drill (none, or every one failed verify)")
     row = candidates[0]
@@ -286,16 +291,17 @@ def drill(
     if result is not None:
         within = "no objective" if objective_s is None else f"objective {objective_s:g}s"
         detail = f"restored {row.id} in {rto:.1f}s ({within}); " + "; ".join(result.checks)
-    drill_id = service.state.record_drill(
-        name=name,
-        backup_id=row.id,
-        started_at=started,
-        passed=ok,
-        rto_s=round(rto, 3),
-        objective_s=objective_s,
-        phases=result.phases if result else {},
-        detail=detail,
-    )
-    service.state.audit(actor=service.actor, action="backup.drill", details={"id": drill_id, "passed": ok})
-    drills = service.state.list_drills(name=name, limit=1)
+    with service.state.write("record a drill") as uow:
+        drill_id = uow.drills.record(
+            name=name,
+            backup_id=row.id,
+            started_at=started,
+            passed=ok,
+            rto_s=round(rto, 3),
+            objective_s=objective_s,
+            phases=result.phases if result else {},
+            detail=detail,
+        )
+        uow.audit.record(actor=service.actor, action="backup.drill", details={"id": drill_id, "passed": ok})
+        drills = uow.drills.recent(name=name, limit=1)
     return drills[0], result

@@ -46,19 +46,17 @@ def _pid_start(pid: int) -> str | None:
 def begin(service: BackupService, backup_id: str, name: str, target: str) -> str:
     """Record that a restore of `backup_id` into `target` starts now; returns its token."""
     token = secrets.token_hex(6)
-    service.state.audit(
-        actor=service.actor,
-        action=START,
-        details={
-            "restore": token,
-            "id": backup_id,
-            "name": name,
-            "target": target,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "pid_start": _pid_start(os.getpid()),
-        },
-    )
+    details = {
+        "restore": token,
+        "id": backup_id,
+        "name": name,
+        "target": target,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "pid_start": _pid_start(os.getpid()),
+    }
+    with service.state.write("record a restore's start") as uow:
+        uow.audit.record(actor=service.actor, action=START, details=details)
     return token
 
 
@@ -75,7 +73,8 @@ class Interrupted:
 
 def interrupted(service: BackupService) -> list[Interrupted]:
     """Restores recorded as started, never ended, by a process of this host that is no longer running."""
-    events = service.state.audit_events(limit=SCAN)
+    with service.state.read("read the restore journal") as uow:
+        events = uow.audit.events(limit=SCAN)
     ended = {e.details.get("restore") for e in events if e.action in (DONE, FAILED, INTERRUPTED)}
     host = socket.gethostname()
     found = []
@@ -117,16 +116,21 @@ def reap(service: BackupService) -> list[str]:
     lines = []
     for gone in interrupted(service):
         try:
-            discard = getattr(service.source(gone.name), "discard", None)
-            removed = discard(gone.target) if discard is not None else []
+            removed = service.source(gone.name).discard(gone.target)
             what = f"removed {', '.join(removed)}" if removed else "no half-restored leftovers found"
         except TiationError as exc:
             removed, what = [], f"could not clean up ({exc.message}); remove it by hand"
-        service.state.audit(
-            actor=service.actor,
-            action=INTERRUPTED,
-            details={"restore": gone.token, "id": gone.backup_id, "target": gone.target, "removed": removed},
-        )
+        with service.state.write("record an interrupted restore") as uow:
+            uow.audit.record(
+                actor=service.actor,
+                action=INTERRUPTED,
+                details={
+                    "restore": gone.token,
+                    "id": gone.backup_id,
+                    "target": gone.target,
+                    "removed": removed,
+                },
+            )
         lines.append(
             f"restore of {gone.backup_id} into {gone.target} (started {gone.started}) was interrupted: {what}"
         )

@@ -21,7 +21,7 @@ from tiation.config.loader import LoadedPlatform
 from tiation.errors import BackupError, IntegrityError, UsageError
 
 if TYPE_CHECKING:
-    from tiation.state import BackupRow, StateStore
+    from tiation.state import BackupRow, StateStore, UnitOfWork
 
 _log = logging.getLogger(__name__)
 
@@ -122,9 +122,12 @@ class BackupService:
 
         def audit_start() -> None:  # on a thread: opening the store overlaps the backup's first seconds
             try:
-                self.state.audit(
-                    actor=self.actor, action="backup.start", details={"backup": name, "storage": cfg.storage}
-                )
+                with self.state.write("write the audit log") as uow:
+                    uow.audit.record(
+                        actor=self.actor,
+                        action="backup.start",
+                        details={"backup": name, "storage": cfg.storage},
+                    )
             except BaseException as exc:
                 started.append(exc)
 
@@ -144,37 +147,32 @@ class BackupService:
         except BackupError as exc:
             opener.join()
             if not started:
-                self.state.audit(
-                    actor=self.actor, action="backup.failed", details={"backup": name, "error": str(exc)}
-                )
+                with self.state.write("write the audit log") as uow:
+                    uow.audit.record(
+                        actor=self.actor, action="backup.failed", details={"backup": name, "error": str(exc)}
+                    )
             raise
         finally:
             opener.join()
         if started:  # the backup is complete in storage; `catalog rebuild` can index it once the store works
             raise started[0]
-        self._record(manifest, cfg.storage)
-        self.state.audit(
-            actor=self.actor,
-            action="backup.succeeded",
-            details={"backup": name, "id": manifest.backup_id, "stored_bytes": manifest.sizes.stored_bytes},
-        )
+        with self.state.write("record a backup") as uow:
+            _record(uow, manifest, cfg.storage)
+            uow.audit.record(
+                actor=self.actor,
+                action="backup.succeeded",
+                details={
+                    "backup": name,
+                    "id": manifest.backup_id,
+                    "stored_bytes": manifest.sizes.stored_bytes,
+                },
+            )
         return manifest
-
-    def _record(self, manifest: Manifest, storage: str) -> None:
-        self.state.record_backup(
-            backup_id=manifest.backup_id,
-            name=manifest.name,
-            storage=storage,
-            started_at=manifest.started_at,
-            finished_at=manifest.finished_at,
-            size=manifest.sizes.stored_bytes,
-            sha256=manifest.stored_sha256,
-            manifest=manifest.model_dump(mode="json"),
-        )
 
     def get(self, backup_id: str) -> BackupRow:
         """A catalogued backup by id or unique prefix, or a one-line UsageError."""
-        row = self.state.get_backup(backup_id)
+        with self.state.read("read a backup") as uow:
+            row = uow.backups.get(backup_id)
         if row is None:
             raise UsageError(
                 f"no backup {backup_id!r} in the catalog (try: tiation backup catalog rebuild NAME)"
@@ -189,25 +187,28 @@ class BackupService:
         try:
             result = verify_backup(self.storage(row.storage), row.id, from_catalog(row.manifest))
         except IntegrityError as exc:
-            self.state.set_backup_verified(row.id, ok=False, detail=str(exc))
-            self.state.audit(
-                actor=self.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
-            )
+            with self.state.write("record a verify") as uow:
+                uow.backups.set_verified(row.id, ok=False, detail=str(exc))
+                uow.audit.record(
+                    actor=self.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
+                )
             raise
         detail = "size and sha256 match the manifest" + (
             "" if result.protected else "; manifest unprotected (older format)"
         )
-        self.state.set_backup_verified(row.id, ok=True, detail=detail)
-        self.state.audit(actor=self.actor, action="backup.verify.passed", details={"id": row.id})
+        with self.state.write("record a verify") as uow:
+            uow.backups.set_verified(row.id, ok=True, detail=detail)
+            uow.audit.record(actor=self.actor, action="backup.verify.passed", details={"id": row.id})
         return self.get(row.id)
 
     def pin(self, backup_id: str, *, pinned: bool = True) -> BackupRow:
         """Pin a backup (retention never deletes it) or unpin it."""
         row = self.get(backup_id)
-        self.state.set_backup_pinned(row.id, pinned)
-        self.state.audit(
-            actor=self.actor, action="backup.pin" if pinned else "backup.unpin", details={"id": row.id}
-        )
+        with self.state.write("pin a backup") as uow:
+            uow.backups.set_pinned(row.id, pinned)
+            uow.audit.record(
+                actor=self.actor, action="backup.pin" if pinned else "backup.unpin", details={"id": row.id}
+            )
         return self.get(row.id)
 
     def plan_prune(self, name: str, *, force: bool = False) -> RetentionDecision:
@@ -226,10 +227,9 @@ class BackupService:
             max_delete_share=r.max_delete_share,
             timezone=r.timezone,
         )
-        facts = [
-            BackupFacts(b.id, b.finished_at, b.verified, pinned=b.pinned, size=b.size)
-            for b in self.state.list_backups(name=name)
-        ]
+        with self.state.read("list backups") as uow:
+            rows = uow.backups.find(name=name)
+        facts = [BackupFacts(b.id, b.finished_at, b.verified, pinned=b.pinned, size=b.size) for b in rows]
         return decide_retention(facts, policy, now=self.clock.now(), force=force)
 
     def prune(self, name: str, *, force: bool = False) -> RetentionDecision:
@@ -240,8 +240,11 @@ class BackupService:
             store = self.storage(row.storage)
             store.delete(manifest_key(backup_id))
             store.delete(f"{backup_id}/{row.manifest.get('data_object', '')}")
-            self.state.forget_backup(backup_id)
-            self.state.audit(actor=self.actor, action="backup.delete", details={"id": backup_id, "why": why})
+            with self.state.write("forget a backup") as uow:
+                uow.backups.forget(backup_id)
+                uow.audit.record(
+                    actor=self.actor, action="backup.delete", details={"id": backup_id, "why": why}
+                )
         return decision
 
     def sweep_orphans(self, name: str, *, dry_run: bool = False) -> list[str]:
@@ -260,9 +263,12 @@ class BackupService:
             _log.warning(
                 "storage %s: removed %s: no manifest (a killed run), older than %s", cfg.storage, key, grace
             )
-            self.state.audit(
-                actor=self.actor, action="backup.orphan.delete", details={"key": key, "storage": cfg.storage}
-            )
+            with self.state.write("record an orphan's removal") as uow:
+                uow.audit.record(
+                    actor=self.actor,
+                    action="backup.orphan.delete",
+                    details={"key": key, "storage": cfg.storage},
+                )
         return removed
 
     def rebuild_catalog(self, name: str) -> dict[str, int]:
@@ -272,17 +278,32 @@ class BackupService:
         cfg = self.backup_config(name)
         found = [m for m in list_backups(self.storage(cfg.storage)) if m.name == name]
         ids = {m.backup_id for m in found}
-        for manifest in found:
-            self._record(manifest, cfg.storage)
-        gone = [b.id for b in self.state.list_backups(name=name) if b.id not in ids]
-        for backup_id in gone:
-            self.state.forget_backup(backup_id)
-        self.state.audit(
-            actor=self.actor,
-            action="backup.catalog.rebuild",
-            details={"backup": name, "found": len(found), "forgotten": len(gone)},
-        )
+        with self.state.write("rebuild the backup catalog") as uow:
+            for manifest in found:
+                _record(uow, manifest, cfg.storage)
+            gone = [b.id for b in uow.backups.find(name=name) if b.id not in ids]
+            for backup_id in gone:
+                uow.backups.forget(backup_id)
+            uow.audit.record(
+                actor=self.actor,
+                action="backup.catalog.rebuild",
+                details={"backup": name, "found": len(found), "forgotten": len(gone)},
+            )
         return {"found": len(found), "forgotten": len(gone)}
+
+
+def _record(uow: UnitOfWork, manifest: Manifest, storage: str) -> None:
+    """Index a backup whose manifest is in storage (inside the caller's unit of work)."""
+    uow.backups.record(
+        backup_id=manifest.backup_id,
+        name=manifest.name,
+        storage=storage,
+        started_at=manifest.started_at,
+        finished_at=manifest.finished_at,
+        size=manifest.sizes.stored_bytes,
+        sha256=manifest.stored_sha256,
+        manifest=manifest.model_dump(mode="json"),
+    )
 
 
 def describe(row: BackupRow) -> dict[str, Any]:

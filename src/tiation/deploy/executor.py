@@ -15,6 +15,7 @@ from typing import Any
 from tiation.clock import Clock
 from tiation.config.models import Health, Platform
 from tiation.deploy.plan import Plan
+from tiation.deploy.records import DeployRecords
 from tiation.deploy.verdict import Failed, Healthy, Pending, Verdict
 from tiation.deploy.verify import Observation, Prober, failure_evidence, verify
 from tiation.errors import DeployError, QuarantinedError, UsageError
@@ -104,57 +105,57 @@ class Executor:
     def _with_lease(
         self, release: Release, reason: str, action: Callable[[Release, Lease], Outcome]
     ) -> Outcome:
-        lease = self.store.acquire_lease(
-            release.environment, release.service, owner=self.owner(), reason=reason, ttl=self.lease_ttl
-        )
-        self.store.audit(
-            actor=self.actor,
-            action="lock.acquire",
-            environment=release.environment,
-            service=release.service,
-            details={"reason": reason},
-        )
+        with self.store.write("acquire a lease") as uow:
+            lease = uow.leases.acquire(
+                release.environment, release.service, owner=self.owner(), reason=reason, ttl=self.lease_ttl
+            )
+            uow.audit.record(
+                actor=self.actor,
+                action="lock.acquire",
+                environment=release.environment,
+                service=release.service,
+                details={"reason": reason},
+            )
         try:
             self._recover_interrupted(release.environment, release.service)
             return action(release, lease)
         finally:
-            self.store.release_lease(lease)
-            self.store.audit(
-                actor=self.actor,
-                action="lock.release",
-                environment=release.environment,
-                service=release.service,
-            )
+            with self.store.write("release a lease") as uow:
+                uow.leases.release(lease)
+                uow.audit.record(
+                    actor=self.actor,
+                    action="lock.release",
+                    environment=release.environment,
+                    service=release.service,
+                )
 
     def _recover_interrupted(self, environment: str, service: str) -> None:
         """Clean up after a deploy whose process died: we hold the lease, so nothing else is deploying this
         service — a deployment still `running` is dead, and a running instance that is not serving is its
         orphaned candidate."""
-        for dep in self.store.list_deployments(environment=environment, service=service, limit=20):
+        with self.store.read("list deployments") as uow:
+            recent = uow.deployments.recent(environment=environment, service=service, limit=20)
+        for dep in recent:
             if dep.status != "running":
                 continue
             why = "interrupted: the deploy process stopped before finishing and its lease expired"
-            self.store.finish_deployment(dep.id, status="aborted", verdict=why, evidence={})
-            self.store.audit(
-                actor=self.actor,
-                action=f"{dep.kind}.interrupted",
-                environment=environment,
-                service=service,
-                deployment_id=dep.id,
-                details={"version": dep.version},
-            )
+            with self.store.write("finish a deployment") as uow:
+                uow.deployments.finish(dep.id, status="aborted", verdict=why, evidence={})
+                uow.audit.record(
+                    actor=self.actor,
+                    action=f"{dep.kind}.interrupted",
+                    environment=environment,
+                    service=service,
+                    deployment_id=dep.id,
+                    details={"version": dep.version},
+                )
         observed = self.target.observe(service)
         serving_id = observed.serving.id if observed.serving else None
         for instance in observed.instances:
             if instance.id != serving_id and instance.state in ("running", "starting"):
                 self.target.discard(service, instance.id)
-                self.store.audit(
-                    actor=self.actor,
-                    action="instance.discard",
-                    environment=environment,
-                    service=service,
-                    details={"instance": instance.id, "version": instance.version},
-                )
+                details = {"instance": instance.id, "version": instance.version}
+                self._records.note(environment, service, "instance.discard", details)
 
     def _deploy_one(self, release: Release, lease: Lease) -> Outcome:
         dep_id, verdict, seen = self._run(release, lease, kind="deploy")
@@ -182,31 +183,8 @@ class Executor:
         self, release: Release, lease: Lease, *, kind: str, parent: str | None = None
     ) -> tuple[str, Healthy | Failed, Observation]:
         """Apply `release` as a candidate, verify it, then promote it or abort it. Returns the verdict."""
-        env, svc = release.environment, release.service
-        self.store.save_release(
-            environment=env,
-            service=svc,
-            version=release.version,
-            digest=release.digest,
-            spec=release.to_dict(),
-        )
-        dep_id = self.store.create_deployment(
-            environment=env,
-            service=svc,
-            version=release.version,
-            digest=release.digest,
-            actor=self.actor,
-            kind=kind,
-            parent_id=parent,
-        )
-        self.store.audit(
-            actor=self.actor,
-            action=f"{kind}.start",
-            environment=env,
-            service=svc,
-            deployment_id=dep_id,
-            details={"version": release.version, "digest": release.digest},
-        )
+        svc = release.service
+        dep_id = self._records.start(release, kind=kind, parent=parent)
         self.report(
             "apply", {"service": svc, "version": release.version, "kind": kind, "deployment_id": dep_id}
         )
@@ -219,9 +197,7 @@ class Executor:
             next_beat = [started + self.lease_ttl / 3]
 
             def tick(verdict: Verdict, seen: Observation) -> None:
-                if self.clock.monotonic() >= next_beat[0]:
-                    self.store.heartbeat(lease)
-                    next_beat[0] = self.clock.monotonic() + self.lease_ttl / 3
+                self._beat(lease, next_beat)
                 waiting = verdict.waiting_for if isinstance(verdict, Pending) else verdict.status
                 self.report("verify", {"service": svc, "elapsed": seen.elapsed, "waiting_for": waiting})
 
@@ -238,51 +214,42 @@ class Executor:
             if rollout is not None:
                 self.target.abort(rollout)
             why = str(exc) or type(exc).__name__
-            self.store.finish_deployment(dep_id, status="aborted", verdict=why, evidence={"error": why})
-            self.store.audit(
-                actor=self.actor,
-                action=f"{kind}.aborted",
-                environment=env,
-                service=svc,
-                deployment_id=dep_id,
-                details={"error": why},
-            )
+            error = {"error": why}
+            self._records.finish(release, dep_id, f"{kind}.aborted", "aborted", why, error, error)
             raise
         seen.apply_s = applied - started
         if isinstance(verdict, Healthy):
             self.target.promote(rollout)
-            self.store.finish_deployment(
-                dep_id, status="succeeded", verdict=verdict.reason, evidence=seen.evidence()
-            )
-            self.store.audit(
-                actor=self.actor,
-                action=f"{kind}.succeeded",
-                environment=env,
-                service=svc,
-                deployment_id=dep_id,
-                details={"verdict": verdict.reason},
+            details = {"verdict": verdict.reason}
+            self._records.finish(
+                release, dep_id, f"{kind}.succeeded", "succeeded", verdict.reason, seen.evidence(), details
             )
             self.report("kept", {"service": svc, "version": release.version, "verdict": verdict.reason})
             return dep_id, verdict, seen
         assert isinstance(verdict, Failed)
         log_tail = self.target.logs(svc, instance_id=rollout.instance_id, lines=20)
         self.target.abort(rollout)
-        self.store.quarantine(env, svc, release.digest, reason=verdict.reason)
         evidence = failure_evidence(verdict, seen, log_tail)
-        self.store.finish_deployment(dep_id, status="failed", verdict=verdict.reason, evidence=evidence)
-        self.store.audit(
-            actor=self.actor,
-            action=f"{kind}.failed",
-            environment=env,
-            service=svc,
-            deployment_id=dep_id,
-            details={"verdict": verdict.reason, "code": verdict.code},
+        details = {"verdict": verdict.reason, "code": verdict.code}
+        self._records.finish(
+            release, dep_id, f"{kind}.failed", "failed", verdict.reason, evidence, details, quarantine=True
         )
         self.report(
             "failed",
             {"service": svc, "version": release.version, "verdict": verdict.reason, "elapsed": seen.elapsed},
         )
         return dep_id, verdict, seen
+
+    @property
+    def _records(self) -> DeployRecords:
+        return DeployRecords(self.store, self.actor)
+
+    def _beat(self, lease: Lease, next_beat: list[float]) -> None:
+        """Heartbeat the lease once `next_beat` has come, and set the next one a third of its ttl later."""
+        if self.clock.monotonic() >= next_beat[0]:
+            with self.store.write("heartbeat a lease") as uow:
+                uow.leases.heartbeat(lease)
+            next_beat[0] = self.clock.monotonic() + self.lease_ttl / 3
 
     def _health(self, release: Release) -> Health:
         if release.service in self.platform.services:
@@ -292,41 +259,17 @@ class Executor:
     def _auto_rollback(self, failed: Release, lease: Lease, failed_id: str) -> Outcome | None:
         env, svc = failed.environment, failed.service
         t0 = self.clock.monotonic()
-        lkg = self.store.last_known_good(env, svc, exclude_digests={failed.digest})
+        with self.store.read("find the last known good release") as uow:
+            lkg = uow.releases.last_known_good(env, svc, exclude_digests={failed.digest})
         if lkg is None:
             self.report("no_lkg", {"service": svc})
-            self.store.audit(
-                actor=self.actor,
-                action="auto-rollback.none",
-                environment=env,
-                service=svc,
-                deployment_id=failed_id,
-                details={"reason": "no known-good release on record"},
-            )
+            details = {"reason": "no known-good release on record"}
+            self._records.note(env, svc, "auto-rollback.none", details, deployment_id=failed_id)
             return None
         serving = self.target.observe(svc).serving
         if serving is not None and serving.digest == lkg.digest and serving.state == "running":
-            dep_id = self.store.create_deployment(
-                environment=env,
-                service=svc,
-                version=lkg.version,
-                digest=lkg.digest,
-                actor=self.actor,
-                kind="auto-rollback",
-                parent_id=failed_id,
-            )
             why = f"last-known-good {lkg.version} kept serving; the candidate never received traffic"
-            self.store.finish_deployment(
-                dep_id, status="succeeded", verdict=why, evidence={"serving_instance": serving.id}
-            )
-            self.store.audit(
-                actor=self.actor,
-                action="auto-rollback.succeeded",
-                environment=env,
-                service=svc,
-                deployment_id=dep_id,
-                details={"verdict": why, "version": lkg.version},
-            )
+            dep_id = self._records.kept(lkg, failed_id, why, serving.id)
             self.report("rolled_back", {"service": svc, "version": lkg.version, "verdict": why})
             return Outcome(
                 svc,
@@ -357,7 +300,8 @@ class Executor:
         serving = self.target.observe(service).serving
         row: ReleaseRow | None
         if to_version is not None:
-            row = self.store.get_release(environment, service, version=to_version)
+            with self.store.read("read a release") as uow:
+                row = uow.releases.get(environment, service, version=to_version)
             if row is None:
                 raise UsageError(f"no release of {service} {to_version} on record in {environment}")
             if row.quarantined and not force:
@@ -366,7 +310,8 @@ class Executor:
                 )
         else:
             exclude = {serving.digest} if serving is not None else set()
-            row = self.store.last_known_good(environment, service, exclude_digests=exclude)
+            with self.store.read("find the last known good release") as uow:
+                row = uow.releases.last_known_good(environment, service, exclude_digests=exclude)
             if row is None:
                 raise DeployError(
                     f"no earlier known-good release of {service} in {environment} to roll back to"

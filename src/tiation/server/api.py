@@ -132,8 +132,8 @@ class _ManagementApi:
         states = {"open": ("triggered", "acknowledged"), "all": ()}.get(state, (state,))
 
         def run(_: str) -> Response:
-            with self.store.alerts_read("list incidents") as tx:
-                rows = tx.list_incidents(states=states, limit=min(max(limit, 1), 1000))
+            with self.store.read("list incidents") as uow:
+                rows = uow.alerts.list_incidents(states=states, limit=min(max(limit, 1), 1000))
             return _json([i.to_dict() for i in rows])
 
         return self.guarded(run, request)

@@ -3,7 +3,7 @@
 A source's whole life is here: `open()` dumps (the byte stream the pipeline reads); `restore()` streams a
 backup into a NEW target (a new database, file or directory — never over the live one); `check()` runs the
 configured checks on it; `replace()` swaps a checked target in for the live one (keeping the old one);
-`scratch()` makes a throwaway target for `verify --restore` and drills and removes it afterwards; optionally,
+`scratch()` makes a throwaway target for `verify --restore` and drills and removes it afterwards;
 `discard(target) -> list[str]` removes what a *killed* restore into `target` left (a half-loaded database, a
 temp file — never a complete target) and names it (see `tiation.backup.restores`). The pillar
 never tests a kind string: it asks the plug-in (see `tiation.backup.sources` for how plug-ins are found).
@@ -96,6 +96,10 @@ class Source(Protocol):
 
     def scratch(self, label: str, suffix: str) -> AbstractContextManager[str]:
         """A throwaway target (for `verify --restore` and drills), removed again when the context ends."""
+        ...
+
+    def discard(self, target: str) -> list[str]:
+        """Remove what a killed restore into `target` left (never a complete target); name what was removed."""
         ...
 
 

@@ -71,7 +71,8 @@ def list_(app: AppContext, name: str | None, json_mode: bool) -> None:
     out = Output(json_mode=json_mode)
     if name is not None:
         _service(app).backup_config(name)
-    rows = app.store().list_backups(name=name)
+    with app.store().read("list backups") as uow:
+        rows = uow.backups.find(name=name)
     out.data({"backups": [describe(r) for r in rows]})
     if not rows:
         out.line("no backups" + (f" of {name}" if name else ""))
@@ -218,9 +219,10 @@ def metrics(app: AppContext) -> None:
     """Backup metrics in OpenMetrics text (last success, size, duration, verify, drills)."""
     from tiation.backup.metrics import backup_metrics
 
-    store = app.store()
     names = sorted(app.loaded().platform.backups)
-    sys.stdout.write(backup_metrics(store.list_backups(), store.list_drills(limit=1000), names).decode())
+    with app.store().read("read metrics") as uow:
+        backups, drills = uow.backups.find(), uow.drills.recent(limit=1000)
+    sys.stdout.write(backup_metrics(backups, drills, names).decode())
 
 
 def _identities(paths: tuple[str, ...]) -> list[str]:

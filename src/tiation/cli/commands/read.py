@@ -76,8 +76,11 @@ def _latest_deployments(
     latest = latest_deployments(app.state_location(), pairs)
     if latest is not None:
         return latest
-    store = app.store()  # not the default SQLite store, or not migrated yet: ask the store itself
-    found = {pair: store.list_deployments(environment=pair[0], service=pair[1], limit=1) for pair in pairs}
+    # not the default SQLite store, or not migrated yet: ask the store itself
+    with app.store().read("list deployments") as uow:
+        found = {
+            pair: uow.deployments.recent(environment=pair[0], service=pair[1], limit=1) for pair in pairs
+        }
     return {pair: deps[0] if deps else None for pair, deps in found.items()}
 
 
@@ -117,7 +120,8 @@ def history(app: AppContext, environment: str, service: str | None, limit: int, 
     _envs(app, environment)
     if service is not None:
         app.loaded().core.require_service(service)
-    deps = app.store().list_deployments(environment=environment, service=service, limit=limit)
+    with app.store().read("list deployments") as uow:
+        deps = uow.deployments.recent(environment=environment, service=service, limit=limit)
     out.data({"deployments": [_dep_dict(d) for d in deps]})
     if not deps:
         out.line(f"no deployments in {environment}" + (f" for {service}" if service else ""))
@@ -155,15 +159,12 @@ def _dep_dict(d: Any) -> dict[str, Any]:
 def why(app: AppContext, deployment_id: str, json_mode: bool) -> None:
     """The verdict of a deployment, with its evidence: events, exit codes, probe results, last log lines."""
     out = Output(json_mode=json_mode)
-    store = app.store()
-    dep = store.get_deployment(deployment_id)
-    if dep is None:
-        raise UsageError(f"no deployment {deployment_id!r}")
-    children = [
-        d
-        for d in store.list_deployments(environment=dep.environment, service=dep.service, limit=200)
-        if d.parent_id == dep.id
-    ]
+    with app.store().read("read a deployment") as uow:
+        dep = uow.deployments.get(deployment_id)
+        if dep is None:
+            raise UsageError(f"no deployment {deployment_id!r}")
+        recent = uow.deployments.recent(environment=dep.environment, service=dep.service, limit=200)
+    children = [d for d in recent if d.parent_id == dep.id]
     out.data({**_dep_dict(dep), "evidence": dep.evidence, "followed_by": [_dep_dict(c) for c in children]})
     out.line(
         f"deployment {dep.id}: {dep.kind} {dep.service} {dep.version} to {dep.environment} by {dep.actor}"
@@ -213,7 +214,8 @@ def logs(app: AppContext, environment: str, service: str, lines: int) -> None:
 def audit(app: AppContext, deployment_id: str | None, limit: int, json_mode: bool) -> None:
     """The audit log, oldest first."""
     out = Output(json_mode=json_mode)
-    rows = app.store().audit_events(deployment_id=deployment_id, limit=limit)
+    with app.store().read("read the audit log") as uow:
+        rows = uow.audit.events(deployment_id=deployment_id, limit=limit)
     out.data(
         {
             "events": [
