@@ -134,11 +134,11 @@ def restore(
             result = _swap(service, row, result, suffix)
     except BaseException as exc:
         error = exc.message if isinstance(exc, BackupError) else type(exc).__name__
-        with contextlib.suppress(Exception):  # the restore's own error is what the caller must see
-            with service.state.write("record a failed restore") as uow:
-                uow.audit.record(
-                    actor=service.actor, action=restores.FAILED, details={"restore": token, "error": error}
-                )
+        # the restore's own error is what the caller must see
+        with contextlib.suppress(Exception), service.state.write("record a failed restore") as uow:
+            uow.audit.record(
+                actor=service.actor, action=restores.FAILED, details={"restore": token, "error": error}
+            )
         raise
     result = RestoreResult(**{**result.__dict__, "interrupted": cleaned})
     with service.state.write("record a restore") as uow:
