@@ -7,6 +7,8 @@ The CLI prints expected errors as one line; anything else is a bug and gets a tr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class TiationError(Exception):
     """Base of every expected error. `str(err)` is one line, safe to show a user."""
@@ -105,3 +107,36 @@ class AlertError(TiationError):
     """An alert or incident request is wrong, or refers to something that does not exist."""
 
     exit_code = 2
+
+
+class ConfigErrors(ConfigError):
+    """Several independent mistakes in the platform file, sorted by position (`validate` prints them all).
+
+    As a ConfigError it reads as the first one, so a command that stops at the first line says the same as
+    before; `errors` holds every one (at most `cap`), `more` how many were left out beyond the cap.
+    """
+
+    def __init__(self, errors: list[ConfigError], *, more: int = 0) -> None:
+        first = errors[0]
+        super().__init__(first.message, hint=first.hint)
+        self.file, self.line, self.column, self.field = first.file, first.line, first.column, first.field
+        self.errors = errors
+        self.more = more
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to a mistyped `name`, or None when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def unknown_name(kind: str, name: str, known: Iterable[str], *, also: str = "") -> UsageError:
+    """`unknown service 'cmz' (did you mean 'cms'?)`, else the known names (plus `also`, e.g. "or 'all'")."""
+    names = sorted(known)
+    close = did_you_mean(name, names)
+    if close is not None:
+        return UsageError(f"unknown {kind} {name!r} (did you mean {close!r}?)")
+    listed = ", ".join(names) + (f", {also}" if also and names else also)
+    return UsageError(f"unknown {kind} {name!r} (known: {listed or 'none defined'})")

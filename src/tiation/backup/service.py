@@ -18,12 +18,16 @@ from tiation.backup.stores.base import Store
 from tiation.clock import Clock
 from tiation.config.backups import Backup
 from tiation.config.loader import LoadedPlatform
-from tiation.errors import BackupError, IntegrityError, UsageError
+from tiation.errors import BackupError, IntegrityError, UsageError, unknown_name
 
 if TYPE_CHECKING:
     from tiation.state import BackupRow, StateStore, UnitOfWork
 
 _log = logging.getLogger(__name__)
+
+
+LATEST = "latest"
+"""The backup id that means the newest backup in the catalog (`NAME@latest`: the newest of NAME)."""
 
 
 class BackupService:
@@ -69,8 +73,7 @@ class BackupService:
         """The named backup's settings, or a one-line UsageError."""
         backups = self.loaded.platform.backups
         if name not in backups:
-            known = ", ".join(sorted(backups)) or "none defined"
-            raise UsageError(f"unknown backup {name!r} (known: {known})")
+            raise unknown_name("backup", name, backups)
         return backups[name]
 
     def storage(self, name: str) -> Store:
@@ -79,7 +82,7 @@ class BackupService:
             return self._stores[name]
         cfg = self.loaded.platform.storage.get(name)
         if cfg is None:
-            raise UsageError(f"unknown storage {name!r}")
+            raise unknown_name("storage", name, self.loaded.platform.storage)
         root = self.loaded.root
         store: Store
         if cfg.dir is not None:
@@ -170,7 +173,12 @@ class BackupService:
         return manifest
 
     def get(self, backup_id: str) -> BackupRow:
-        """A catalogued backup by id or unique prefix, or a one-line UsageError."""
+        """A catalogued backup by id or unique prefix, or a one-line UsageError.
+
+        `latest` is the newest backup in the catalog, `NAME@latest` the newest of backup NAME.
+        """
+        if backup_id == LATEST or backup_id.endswith("@" + LATEST):
+            return self.latest(backup_id[: -len(LATEST) - 1] or None)
         with self.state.read("read a backup") as uow:
             row = uow.backups.get(backup_id)
         if row is None:
@@ -178,6 +186,17 @@ class BackupService:
                 f"no backup {backup_id!r} in the catalog (try: tiation backup catalog rebuild NAME)"
             )
         return row
+
+    def latest(self, name: str | None = None) -> BackupRow:
+        """The newest catalogued backup (of backup `name`, when given), or a one-line UsageError."""
+        if name is not None:
+            self.backup_config(name)
+        with self.state.read("find the newest backup") as uow:
+            rows = uow.backups.find(name=name)
+        if not rows:
+            of = f" of {name}" if name else ""
+            raise UsageError(f"no backups{of} in the catalog yet (run: tiation backup run {name or 'NAME'})")
+        return rows[0]
 
     def verify(self, backup_id: str) -> BackupRow:
         """Re-read the stored object and check size and SHA-256 against the manifest; record the result."""

@@ -29,8 +29,48 @@ COMMANDS = {
 }
 
 
+GLOBAL_OPTIONS = frozenset({"-f", "--file", "--state", "--as"})
+"""The group's options that take a value; they are accepted after the subcommand too (`status -f x.yaml`)."""
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """`args` with every group option written after the subcommand moved in front of it.
+
+    Like `docker compose` and `kubectl`, `tiation deploy local all --state URL` means
+    `tiation --state URL deploy local all`. Only options the group owns move (none of them is also a
+    subcommand option); an option written after the subcommand wins over one before it, and nothing after
+    `--` moves.
+    """
+    front: list[str] = []
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        takes_value = args[i] in GLOBAL_OPTIONS
+        front.extend(args[i : i + 1 + takes_value])
+        i += 1 + takes_value
+    hoisted: list[str] = []
+    rest: list[str] = []
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg[:2]
+        if name in GLOBAL_OPTIONS and arg != name:  # --state=URL, -fFILE
+            hoisted.append(arg)
+        elif arg in GLOBAL_OPTIONS and i + 1 < len(args):
+            hoisted.extend(args[i : i + 2])
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + hoisted + rest
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

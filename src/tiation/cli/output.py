@@ -82,6 +82,16 @@ class Output:
         self.stream.flush()
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 service`, `2 services` (`many` for irregular plurals: plural(2, "person", "people"))."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def warning_line(message: str) -> None:
+    """A warning: one line on stderr; the command goes on."""
+    print(redact(f"warning: {message}"), file=sys.stderr, flush=True)
+
+
 def error_line(message: str) -> None:
     """An expected error: one line on stderr."""
     print(redact(f"error: {message}"), file=sys.stderr, flush=True)

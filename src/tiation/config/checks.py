@@ -1,24 +1,24 @@
 """Checks across the platform file that the models cannot do alone (names that refer to other entries).
 
-Each problem is located in the file; the one written first is raised as a ConfigError.
+Each problem is located in the file; all of them are raised together (ConfigErrors, in file order).
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from tiation.config.errors_map import located_errors
 from tiation.config.models import Platform
 from tiation.config.positions import Position, format_path, walk
-from tiation.errors import ConfigError
+from tiation.errors import did_you_mean
 
 Problem = tuple[Position, str, str]
 """(position, field path, message)."""
 
 
 def check_references(platform: Platform, root: Any, file: str) -> None:
-    """Raise ConfigError for the first cross-reference mistake in the file, if any."""
+    """Raise ConfigErrors for the cross-reference mistakes in the file (first in the file first), if any."""
     problems = [
         *_dependencies(platform, root),
         *_cycles(platform, root),
@@ -33,8 +33,7 @@ def check_references(platform: Platform, root: Any, file: str) -> None:
         *_alerting(platform, root),
     ]
     if problems:
-        pos, field, message = min(problems, key=lambda p: p[0])
-        raise ConfigError(message, file=file, line=pos[0], column=pos[1], field=field)
+        raise located_errors(problems, file)
 
 
 def _alert_rules(platform: Platform, root: Any) -> Iterator[Problem]:
@@ -68,8 +67,8 @@ def _problem(root: Any, path: Sequence[Any], message: str, *, at_key: bool = Fal
 
 
 def _suggest(name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = did_you_mean(name, known)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def _dependencies(platform: Platform, root: Any) -> Iterator[Problem]:

@@ -1,12 +1,11 @@
-"""Validation errors (pydantic) as one ConfigError that points at the first mistake in the file.
+"""Validation errors (pydantic) as ConfigErrors, one line per mistake, in the order they appear in the file.
 
 Every pydantic error is located in the ruamel tree (see `tiation.config.positions`) and given a plain
-message; the one written earliest in the file wins. Messages never show values that may be secrets.
+message; they are sorted by position and capped (`MAX_ERRORS`). Messages never show values that may be secrets.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 from datetime import date
@@ -18,7 +17,7 @@ from pydantic_core import ErrorDetails
 from tiation.config.base import NAME_PATTERN
 from tiation.config.models import Platform
 from tiation.config.positions import Position, Walk, describe, walk
-from tiation.errors import ConfigError
+from tiation.errors import ConfigError, ConfigErrors, did_you_mean
 from tiation.redact import redact
 
 _TYPE_NAMES = {
@@ -46,11 +45,23 @@ _HIDDEN_KEYS = frozenset({"env"})
 """Values inside these mappings may be secrets written by mistake: describe them by kind only."""
 
 
-def translate(exc: ValidationError, root: Any, file: str) -> ConfigError:
-    """The first error of `exc` by position in the file, as a ConfigError (field path, line, column)."""
-    located = [_locate(err, root) for err in exc.errors(include_url=False)]
-    pos, field, message = min(located, key=lambda item: item[0])
-    return ConfigError(redact(message), file=file, line=pos[0], column=pos[1], field=field or None)
+MAX_ERRORS = 20
+"""At most this many mistakes are reported at once (the rest are counted)."""
+
+
+def translate(exc: ValidationError, root: Any, file: str) -> ConfigErrors:
+    """Every error of `exc` by position in the file, as ConfigErrors (each: field path, line, column)."""
+    return located_errors([_locate(err, root) for err in exc.errors(include_url=False)], file)
+
+
+def located_errors(located: list[tuple[Position, str, str]], file: str) -> ConfigErrors:
+    """(position, field path, message) triples as ConfigErrors: sorted, duplicates dropped, capped."""
+    unique = sorted(dict.fromkeys(located), key=lambda item: item[0])  # ties keep their order
+    errors = [
+        ConfigError(redact(message), file=file, line=pos[0], column=pos[1], field=field or None)
+        for pos, field, message in unique[:MAX_ERRORS]
+    ]
+    return ConfigErrors(errors, more=max(0, len(unique) - MAX_ERRORS))
 
 
 def _locate(err: ErrorDetails, root: Any) -> tuple[Position, str, str]:
@@ -70,8 +81,8 @@ def _locate(err: ErrorDetails, root: Any) -> tuple[Position, str, str]:
 def _unknown_key(here: Walk) -> str:
     key = here.steps[-1][0]
     known = _field_names(here.steps[:-1])
-    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    close = did_you_mean(str(key), known)
+    hint = f" (did you mean {close!r}?)" if close else ""
     return f"unknown key {describe(key)}{hint}"
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from tiation.config.checks import find_cycle
 from tiation.config.models import Platform
-from tiation.errors import ConfigError, UsageError
+from tiation.errors import ConfigError, unknown_name
 
 
 def _deps(platform: Platform) -> dict[str, list[str]]:
@@ -38,7 +38,7 @@ def deploy_order(platform: Platform, services: Iterable[str]) -> list[str]:
     wanted = sorted(set(services))
     unknown = [s for s in wanted if s not in platform.services]
     if unknown:
-        raise UsageError(f"unknown service {unknown[0]!r}")
+        raise unknown_name("service", unknown[0], platform.services)
     graph = _deps(platform)
     cycle = find_cycle(graph)
     if cycle:
@@ -62,7 +62,7 @@ def deploy_order(platform: Platform, services: Iterable[str]) -> list[str]:
 def dependents(platform: Platform, service: str, *, transitive: bool = False) -> list[str]:
     """The services that depend on `service` directly (with `transitive`: at any distance), sorted."""
     if service not in platform.services:
-        raise UsageError(f"unknown service {service!r}")
+        raise unknown_name("service", service, platform.services)
     graph = _deps(platform)
     if transitive:
         return sorted(name for name in graph if service in _reachable(graph, name))

@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from tiation.config.base import EnvValue, Name, Secret, Strict
 from tiation.config.durations import Duration
 from tiation.config.targets import ComposeSettings, KubernetesSettings, Resources
-from tiation.errors import UsageError
+from tiation.errors import unknown_name
 
 if TYPE_CHECKING:
     from tiation.config.platform import Platform as Platform
@@ -173,15 +173,14 @@ class PlatformCore(Strict):
     def require_environment(self, name: str) -> Environment:
         """The named environment, or a one-line UsageError listing the known ones."""
         if name not in self.environments:
-            raise UsageError(f"unknown environment {name!r} (known: {', '.join(sorted(self.environments))})")
+            raise unknown_name("environment", name, self.environments)
         return self.environments[name]
 
     def require_service(self, name: str, *, allow_all: bool = False) -> None:
         """Raise a one-line UsageError unless `name` is a service (or `all`, when allowed)."""
         if name in self.services or (allow_all and name == "all"):
             return
-        known = ", ".join(sorted(self.services)) + (", or 'all'" if allow_all else "")
-        raise UsageError(f"unknown service {name!r} (known: {known})")
+        raise unknown_name("service", name, self.services, also="or 'all'" if allow_all else "")
 
     def service_in(self, environment: str, service: str) -> Service:
         """The service's settings with the environment's overrides applied."""

@@ -7,13 +7,12 @@ store in the same transaction.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tiation.config.models import Platform
-from tiation.errors import UsageError
+from tiation.errors import UsageError, unknown_name
 from tiation.oncall.schedules import Override, Schedule
 
 if TYPE_CHECKING:
@@ -22,10 +21,7 @@ if TYPE_CHECKING:
 
 
 def _unknown(kind: str, name: str, known: Sequence[str]) -> UsageError:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    if close:
-        return UsageError(f"unknown {kind} {name!r} (did you mean {close[0]!r}?)")
-    return UsageError(f"unknown {kind} {name!r} (known: {', '.join(sorted(known)) or 'none'})")
+    return unknown_name(kind, name, known)
 
 
 def require_schedule(platform: Platform, name: str) -> None:

@@ -11,7 +11,7 @@ import click
 
 from tiation.cli.context import AppContext
 from tiation.cli.output import Output
-from tiation.errors import UsageError
+from tiation.errors import AlertError, UsageError
 
 if TYPE_CHECKING:
     from tiation.alerting.service import AlertService
@@ -214,9 +214,21 @@ class _IncidentView:
 @click.option("--json", "json_mode", is_flag=True)
 @click.pass_obj
 def ack(app: AppContext, incident_id: str, json_mode: bool) -> None:
-    """Acknowledge an incident: escalation stops; the people already paged are told."""
+    """Acknowledge an incident: escalation stops; the people already paged are told.
+
+    Acknowledging an incident that is already acknowledged changes nothing and says so (exit 0).
+    """
     out = Output(json_mode=json_mode)
-    incident = _service(app).acknowledge(incident_id, actor=app.who())
+    try:
+        incident = _service(app).acknowledge(incident_id, actor=app.who())
+    except AlertError:
+        with app.store().alerts_read("show an incident") as tx:
+            current = tx.get_incident(incident_id)
+        if current is None or current.state != "acknowledged":
+            raise
+        out.data(current.to_dict())
+        out.line(f"note: {current.id} was already acknowledged by {current.acknowledged_by}; nothing changed")
+        return
     out.data(incident.to_dict())
     out.line(f"{incident.id} acknowledged by {incident.acknowledged_by}; escalation stopped")
 

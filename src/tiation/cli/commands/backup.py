@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from tiation.cli.context import AppContext
-from tiation.cli.output import Output
+from tiation.cli.output import Output, plural
 
 
 def _service(app: AppContext) -> Any:
@@ -132,7 +132,10 @@ def show(app: AppContext, backup_id: str, json_mode: bool) -> None:
 def verify(
     app: AppContext, backup_id: str, by_restore: bool, identity: tuple[str, ...], json_mode: bool
 ) -> None:
-    """Re-read BACKUP_ID from storage and check its size and SHA-256 against the manifest (--restore: and more)."""
+    """Re-read BACKUP_ID from storage and check its size and SHA-256 against the manifest (--restore: and more).
+
+    BACKUP_ID is an id, a unique prefix, `latest` (the newest backup) or `NAME@latest` (the newest of NAME).
+    """
     from tiation.backup.service import describe
 
     out = Output(json_mode=json_mode)
@@ -209,7 +212,7 @@ def rebuild(app: AppContext, name: str) -> None:
     """Recreate NAME's catalog from the manifests in its storage alone."""
     counts = _service(app).rebuild_catalog(name)
     Output().line(
-        f"catalog of {name}: {counts['found']} backups found in storage, {counts['forgotten']} forgotten"
+        f"catalog of {name}: {plural(counts['found'], 'backup')} found in storage, {counts['forgotten']} forgotten"
     )
 
 
@@ -269,7 +272,10 @@ def restore(
     cleanup: bool,
     json_mode: bool,
 ) -> None:
-    """Restore BACKUP_ID into a new database (never over the live one) and run the configured checks."""
+    """Restore BACKUP_ID into a new database (never over the live one) and run the configured checks.
+
+    BACKUP_ID is an id, a unique prefix, `latest` (the newest backup) or `NAME@latest` (the newest of NAME).
+    """
     from tiation.backup.recovery import restore as do_restore
 
     out = Output(json_mode=json_mode)
