@@ -147,7 +147,8 @@ def decide(
         ready_since = max((s.passing_since or 0.0) for s in streaks.values()) if streaks else 0.0
         stable = elapsed - ready_since
         if stable >= policy.stable_for:
-            return Healthy(f"all {len(policy.probes)} probes passing for {stable:.1f}s")
+            n = len(policy.probes)
+            return Healthy(f"{'the probe' if n == 1 else f'all {n} probes'} passing for {stable:.1f}s")
         return Pending(f"stable for {stable:.1f}s of {policy.stable_for:.1f}s")
 
     if elapsed >= policy.deadline:

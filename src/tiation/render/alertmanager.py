@@ -42,6 +42,20 @@ def intake_url(base_url: str) -> str:
     return base_url.rstrip("/") + INTAKE_PATH
 
 
+def webhook_url(given: str) -> str:
+    """The receiver URL for `--webhook-url`: tiation's base URL (`https://ops.example.com`, or under a path
+    prefix `https://ops.example.com/tiation`) gets the intake path appended; a URL that already ends with the
+    intake path is kept as it is. Checked like `check_webhook_url`.
+    """
+    check_webhook_url(given)
+    parts = urlsplit(given)
+    if parts.query or parts.fragment:
+        raise UsageError(f"--webhook-url takes tiation's base URL (no query or fragment), got {given!r}")
+    if parts.path.rstrip("/").endswith(INTAKE_PATH):
+        return given
+    return intake_url(given)
+
+
 def check_webhook_url(url: str) -> str:
     """`url` if Alertmanager can post to it (http/https with a host), else a UsageError."""
     parts = urlsplit(url)

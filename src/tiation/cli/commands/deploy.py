@@ -8,11 +8,22 @@ from typing import Any
 import click
 
 from tiation.cli.context import AppContext
-from tiation.cli.output import Output, progress_reporter
+from tiation.cli.output import Output, error_line, plural, progress_reporter
 
 
 def _outcome_exit(outcomes: list[Any]) -> int:
     return 0 if all(o.status in ("succeeded", "noop") for o in outcomes) else 1
+
+
+def _print_plan(out: Output, plan: Any, *, dry_run: bool) -> None:
+    """One line per step and reason. A blocked step's reasons are errors (stderr) unless this is a dry run."""
+    for step in plan.steps:
+        mark = {"deploy": "+", "noop": "=", "blocked": "!"}[step.action]
+        if step.action == "blocked" and not dry_run:
+            out.line(f"{mark} {step.service}: blocked")
+            continue
+        for reason in step.reasons:
+            out.line(f"{mark} {step.service}: {step.action} — {reason}")
 
 
 @click.command()
@@ -40,26 +51,24 @@ def deploy(
     out = Output(json_mode=json_mode)
     engine = app.engine(progress_reporter(out))
     plan = engine.plan(environment, service, version, force=force)
-    for step in plan.steps:
-        mark = {"deploy": "+", "noop": "=", "blocked": "!"}[step.action]
-        out.line(f"{mark} {step.service}: {step.action} — {'; '.join(step.reasons)}")
+    _print_plan(out, plan, dry_run=dry_run)
     if dry_run:
         out.data({"dry_run": True, "plan": plan.to_dict()})
         out.line("dry run: nothing changed")
         return 0
     if plan.blocked:
         out.data({"plan": plan.to_dict(), "outcomes": []})
-        from tiation.errors import DeployError
-
-        first = plan.blocked[0]
-        raise DeployError(f"{first.service}: {first.reasons[0]}")
+        for step in plan.blocked:
+            for reason in step.reasons:
+                error_line(f"{step.service}: {reason}")
+        return 1
     env = engine.loaded.platform.environments[environment]
     if plan.changes and env.approval == "required" and not yes:
         if not sys.stdin.isatty():
             from tiation.errors import UsageError
 
             raise UsageError(f"{environment} requires confirmation: pass --yes to deploy non-interactively")
-        click.confirm(f"Deploy {len(plan.changes)} change(s) to {environment}?", abort=True)
+        click.confirm(f"Deploy {plural(len(plan.changes), 'change')} to {environment}?", abort=True)
     outcomes = engine.deploy(plan)
     out.data({"plan": plan.to_dict(), "outcomes": [o.to_dict() for o in outcomes]})
     for o in outcomes:

@@ -119,7 +119,8 @@ def prometheus(app: AppContext, out_dir: Path, json_mode: bool) -> None:
 @click.option(
     "--webhook-url",
     metavar="URL",
-    help="tiation's intake URL (default: server.public_url or http://host:port, + /api/v1/intake/alertmanager).",
+    help="tiation's base URL (default: server.public_url or http://host:port); /api/v1/intake/alertmanager "
+    "is appended unless the URL already ends with it.",
 )
 @click.option(
     "--token-file",
@@ -147,11 +148,12 @@ def alertmanager(
         AlertmanagerSettings,
         intake_url,
         render_alertmanager,
+        webhook_url as receiver_url,
     )
 
     out = Output(json_mode=json_mode)
     loaded = app.loaded()
-    url = webhook_url or intake_url(loaded.platform.server.base_url)
+    url = receiver_url(webhook_url) if webhook_url else intake_url(loaded.platform.server.base_url)
     token = str(Path(token_file).expanduser().absolute()) if token_file else DEFAULT_TOKEN_FILE
     settings = AlertmanagerSettings(
         webhook_url=url,
