@@ -27,6 +27,7 @@ from tiation.redact import redact
 from tiation.state.alert_rows import AlertRow, StepRow
 from tiation.state.alerts import AlertTx
 from tiation.state.store import StateStore
+from tiation.words import plural
 
 log = logging.getLogger("tiation.alerting.escalation")
 
@@ -107,7 +108,7 @@ def _postpone(tx: AlertTx, step: StepRow, silenced: tuple[stages.Decision, datet
                 "at": at,
                 "stage": "silence",
                 "outcome": "postponed",
-                "reason": f"{decision.reason}; {moved} step(s) moved by {shift}",
+                "reason": f"{decision.reason}; {plural(moved, 'step')} moved by {shift}",
             }
         ]
     )

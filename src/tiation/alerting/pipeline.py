@@ -21,6 +21,7 @@ from typing import Literal, TypeAlias
 from tiation.alerting.model import AlertEvent
 from tiation.alerting.silences import active_silence, silence_end
 from tiation.config.alerting import Alerting, Policy, Severity, Silence, Target
+from tiation.words import plural
 
 DedupOutcome = Literal["new", "duplicate", "refire", "resolve", "stale-resolve", "acknowledge"]
 
@@ -173,7 +174,8 @@ def escalation_plan(
     return steps, Decision(
         "escalate",
         "planned",
-        f"{len(policy.steps)} step(s) x {policy.repeat + 1} round(s) = {pages} page(s) over {span}",
+        f"{plural(len(policy.steps), 'step')} x {plural(policy.repeat + 1, 'round')} = "
+        f"{plural(pages, 'page')} over {span}",
     )
 
 

@@ -26,6 +26,7 @@ from tiation.errors import AlertError
 from tiation.state.alert_rows import AlertRow, IncidentRow
 from tiation.state.alerts import OPEN_STATES, AlertTx, RecentDeploy, recent_deployments
 from tiation.state.store import StateStore
+from tiation.words import plural
 
 DEPLOY_LOOKBACK = timedelta(days=7)
 """How far back an incident looks for the deploy that preceded it."""
@@ -328,7 +329,7 @@ class AlertService:
                     "at": at,
                     "stage": "acknowledge",
                     "outcome": "acknowledged",
-                    "reason": f"acknowledged by {actor}: {cancelled} pending step(s) cancelled",
+                    "reason": f"acknowledged by {actor}: {plural(cancelled, 'pending step')} cancelled",
                     "actor": actor,
                 }
             ]
@@ -360,7 +361,7 @@ class AlertService:
                     "at": at,
                     "stage": "resolve",
                     "outcome": "resolved",
-                    "reason": f"{why}; {cancelled} pending step(s) cancelled",
+                    "reason": f"{why}; {plural(cancelled, 'pending step')} cancelled",
                     "actor": actor,
                 }
             ]

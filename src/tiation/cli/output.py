@@ -12,6 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tiation.redact import redact
+from tiation.words import plural
+
+__all__ = ["Output", "error_line", "plural", "progress_reporter", "warning_line"]
 
 
 class Output:
@@ -80,11 +83,6 @@ class Output:
         for row in cells:
             print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=self.stream)
         self.stream.flush()
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """`1 service`, `2 services` (`many` for irregular plurals: plural(2, "person", "people"))."""
-    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
 def warning_line(message: str) -> None:

@@ -148,6 +148,8 @@ def alertmanager(
         AlertmanagerSettings,
         intake_url,
         render_alertmanager,
+    )
+    from tiation.render.alertmanager import (
         webhook_url as receiver_url,
     )
 
