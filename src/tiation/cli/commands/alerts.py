@@ -222,8 +222,8 @@ def ack(app: AppContext, incident_id: str, json_mode: bool) -> None:
     try:
         incident = _service(app).acknowledge(incident_id, actor=app.who())
     except AlertError:
-        with app.store().alerts_read("show an incident") as tx:
-            current = tx.get_incident(incident_id)
+        with app.store().read("read an incident") as uow:
+            current = uow.alerts.get_incident(incident_id)
         if current is None or current.state != "acknowledged":
             raise
         out.data(current.to_dict())
