@@ -9,8 +9,14 @@ DEB_PACKAGES := postgresql age zstd prometheus prometheus-alertmanager docker.io
 
 .PHONY: demo test test-fast lint typecheck bench deps venv clean k8s-test-cluster
 
+# SAY prints one line per phase for `make demo` (a first run spends a minute or two in pip, silently);
+# other targets keep their output as it was. A target-specific value reaches the prerequisites it builds.
+SAY := :
+
 $(STAMP): pyproject.toml
+	@$(SAY) "==> creating the virtualenv $(VENV) with $(PY)"
 	$(PY) -m venv $(VENV)
+	@$(SAY) "==> installing tiation and its dependencies into $(VENV) (pip; about 1-2 minutes the first time)"
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
@@ -26,7 +32,9 @@ deps:
 k8s-test-cluster:
 	@scripts/build-k8s-test-cluster.sh >/dev/null
 
+demo: SAY := echo
 demo: $(STAMP)
+	@$(SAY) "==> running the demo (examples/ecosystem/demo.py)"
 	$(BIN)/python examples/ecosystem/demo.py
 
 lint: $(STAMP)
