@@ -137,6 +137,18 @@ def test_sqlite_backup_verify_prune_pin_restore_drill_rebuild(bk: Bk) -> None:
     assert [b["id"] for b in bk.json("backup", "list", "app-db")["backups"]] == ids[:0:-1]
 
 
+def test_latest_names_the_newest_backup_in_the_catalog(bk: Bk) -> None:
+    none_yet = bk.tiation("backup", "verify", "latest", expect=2)
+    assert none_yet.stderr == "error: no backups in the catalog yet (run: tiation backup run NAME)\n"
+    ids = [bk.json("backup", "run", "app-db")["backup_id"] for _ in range(2)]
+    assert bk.json("backup", "verify", "latest")["id"] == ids[-1]
+    assert bk.json("backup", "show", "app-db@latest")["id"] == ids[-1]
+    restored = bk.json("backup", "restore", "latest")
+    assert restored["backup_id"] == ids[-1] and restored["checks"][0] == "integrity_check ok"
+    typo = bk.tiation("backup", "verify", "app-bd@latest", expect=2)
+    assert typo.stderr == "error: unknown backup 'app-bd' (did you mean 'app-db'?)\n"
+
+
 def test_flipped_byte_is_caught_by_verify_restore_and_drill(bk: Bk) -> None:
     backup_id = bk.json("backup", "run", "app-db")["backup_id"]
     data = bk.root / "backups" / backup_id / "data.zst.age"

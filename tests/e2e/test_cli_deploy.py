@@ -48,6 +48,8 @@ def test_exit_at_start_fails_fast_and_last_known_good_keeps_serving(eco: Eco) ->
     blocked = eco.tiation("deploy", "local", "cms", "1.2.0", expect=1)
     assert "quarantined" in blocked.stderr and "--force" in blocked.stderr
     assert len(blocked.stderr.strip().splitlines()) == 1
+    # the reason is said once: the plan line only names the blocked step
+    assert blocked.stdout.splitlines() == ["! cms: blocked"] and "quarantined" not in blocked.stdout
 
 
 def test_healthy_then_crashing_release_is_caught(eco: Eco) -> None:

@@ -123,6 +123,10 @@ def test_render_alertmanager_points_at_tiation_with_a_token_file(eco: Eco, tmp_p
     default = eco.tiation("render", "alertmanager", "--out", str(out)).stdout
     assert f"! {out / 'alertmanager.token'} does not exist yet" in default
     assert "unchanged" in default
+    based = eco.tiation(
+        "render", "alertmanager", "--out", str(out), "--webhook-url", "https://ops.example.com"
+    )
+    assert "receiver: https://ops.example.com/api/v1/intake/alertmanager (" in based.stdout
 
 
 def test_bad_render_arguments_are_one_line_usage_errors(eco: Eco, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from tiation.render.alertmanager import (
     check_webhook_url,
     intake_url,
     render_alertmanager,
+    webhook_url,
 )
 
 
@@ -114,3 +115,27 @@ def test_same_settings_same_bytes() -> None:
     assert (
         render_alertmanager(settings, source="a").content == render_alertmanager(settings, source="a").content
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "receiver"),
+    [
+        ("https://ops.example.com", "https://ops.example.com/api/v1/intake/alertmanager"),
+        ("https://ops.example.com/", "https://ops.example.com/api/v1/intake/alertmanager"),
+        ("http://10.0.0.5:8080/tiation", "http://10.0.0.5:8080/tiation/api/v1/intake/alertmanager"),
+        (
+            "https://ops.example.com/api/v1/intake/alertmanager",
+            "https://ops.example.com/api/v1/intake/alertmanager",
+        ),
+    ],
+)
+def test_webhook_url_is_a_base_url_the_intake_path_is_appended_to(given: str, receiver: str) -> None:
+    assert webhook_url(given) == receiver
+
+
+@pytest.mark.parametrize(
+    "given", ["ftp://x/y", "https://ops.example.com/?x=1", "https://u:p@ops.example.com"]
+)
+def test_a_webhook_url_that_is_no_base_url_is_refused(given: str) -> None:
+    with pytest.raises(UsageError, match="--webhook-url"):
+        webhook_url(given)
