@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tiation.secrets import SecretRef
+from tiation.targets.probes import Workload
 
 EnvMap = Mapping[str, "str | SecretRef"]
 
@@ -42,8 +43,13 @@ class Release:
     image: str | None = None
     """Container image (container targets); `{version}` already substituted."""
     replicas: int = 1
-    workload: Mapping[str, Any] = field(default_factory=dict)
-    """What a container target needs besides the image: `probes`, `resources`, `env_secrets` (plain data)."""
+    workload: Workload = field(default_factory=Workload)
+    """What a container target needs besides the image: typed probe specs, resources, Secrets read as env."""
+
+    def __post_init__(self) -> None:
+        # A workload given in its stored (dict) form is read into the typed one.
+        if not isinstance(self.workload, Workload):
+            object.__setattr__(self, "workload", Workload.from_dict(self.workload))
 
     @property
     def digest(self) -> str:
@@ -68,7 +74,7 @@ class Release:
         if self.image is not None:
             out["image"] = self.image
             out["replicas"] = self.replicas
-            out["workload"] = json.loads(json.dumps(self.workload, sort_keys=True))
+            out["workload"] = json.loads(json.dumps(self.workload.to_dict(), sort_keys=True))
         if include_digest:
             out["digest"] = self.digest
         return out
@@ -95,7 +101,7 @@ class Release:
             stop_timeout=float(data.get("stop_timeout", 10.0)),
             image=data.get("image"),
             replicas=int(data.get("replicas", 1)),
-            workload=dict(data.get("workload", {})),
+            workload=Workload.from_dict(data.get("workload") or {}),
         )
 
 
@@ -190,10 +196,50 @@ class Rollout:
     previous_instance_id: str | None = None
 
 
+ProbeAnswer = Callable[[Endpoint, str], tuple[bool, str]]
+"""Answers a probe of the instance behind an endpoint, for a version: (passing, detail)."""
+
+
+@dataclass(frozen=True)
+class TargetProbing:
+    """A target that answers probes itself: a cluster reports its rollout (it runs the checks in the pod),
+    the fake target follows its script. `kinds`: the probe kinds it answers (None: all); the deploy engine
+    runs the others itself."""
+
+    answer: ProbeAnswer
+    kinds: frozenset[str] | None = None
+
+    def answers(self, kind: str) -> bool:
+        """Whether the target answers probes of `kind`."""
+        return self.kinds is None or kind in self.kinds
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """A target's optional abilities. The deploy engine asks for these (`target.capabilities()`) instead of
+    testing a target's type or kind; an ability a target lacks stays at its default."""
+
+    precheck: Callable[[Release], Sequence[str]] | None = None
+    """The target's own checks of a release before anything starts (its Secrets exist, it fits …): one line
+    per problem. The plan blocks a step on them; a rollback checks them first."""
+    probing: TargetProbing | None = None
+    """Set when the target answers (some) probes itself instead of the engine running them."""
+    secrets_on_target: bool = False
+    """Secret values are read on the target's side (a cluster's Secrets): the deployer need not resolve them."""
+
+
+NO_CAPABILITIES = Capabilities()
+"""What a target without optional abilities returns."""
+
+
 class Target(Protocol):
-    """Where services run. Implementations: `local`, `fake` (and later `compose`, `kubernetes`)."""
+    """Where services run. Implementations: `local`, `compose`, `kubernetes`, and the shipped `fake`."""
 
     kind: str
+
+    def capabilities(self) -> Capabilities:
+        """The target's optional abilities (`NO_CAPABILITIES` when it has none)."""
+        ...
 
     def check(self) -> None:
         """Raise TargetError if the target cannot be reached or used."""
