@@ -19,7 +19,7 @@ from tiation.deploy.verdict import Failed, Healthy, Pending, Verdict
 from tiation.deploy.verify import Observation, Prober, failure_evidence, verify
 from tiation.errors import DeployError, QuarantinedError, UsageError
 from tiation.state import Lease, ReleaseRow, StateStore
-from tiation.targets.base import Release, Target
+from tiation.targets.base import Release, Rollout, Target
 
 Report = Callable[[str, Mapping[str, Any]], None]
 
@@ -107,24 +107,13 @@ class Executor:
         lease = self.store.acquire_lease(
             release.environment, release.service, owner=self.owner(), reason=reason, ttl=self.lease_ttl
         )
-        self.store.audit(
-            actor=self.actor,
-            action="lock.acquire",
-            environment=release.environment,
-            service=release.service,
-            details={"reason": reason},
-        )
+        self._audit("lock.acquire", release.environment, release.service, details={"reason": reason})
         try:
             self._recover_interrupted(release.environment, release.service)
             return action(release, lease)
         finally:
             self.store.release_lease(lease)
-            self.store.audit(
-                actor=self.actor,
-                action="lock.release",
-                environment=release.environment,
-                service=release.service,
-            )
+            self._audit("lock.release", release.environment, release.service)
 
     def _recover_interrupted(self, environment: str, service: str) -> None:
         """Clean up after a deploy whose process died: we hold the lease, so nothing else is deploying this
@@ -135,26 +124,14 @@ class Executor:
                 continue
             why = "interrupted: the deploy process stopped before finishing and its lease expired"
             self.store.finish_deployment(dep.id, status="aborted", verdict=why, evidence={})
-            self.store.audit(
-                actor=self.actor,
-                action=f"{dep.kind}.interrupted",
-                environment=environment,
-                service=service,
-                deployment_id=dep.id,
-                details={"version": dep.version},
-            )
+            self._audit(f"{dep.kind}.interrupted", environment, service, dep.id, {"version": dep.version})
         observed = self.target.observe(service)
         serving_id = observed.serving.id if observed.serving else None
         for instance in observed.instances:
             if instance.id != serving_id and instance.state in ("running", "starting"):
                 self.target.discard(service, instance.id)
-                self.store.audit(
-                    actor=self.actor,
-                    action="instance.discard",
-                    environment=environment,
-                    service=service,
-                    details={"instance": instance.id, "version": instance.version},
-                )
+                details = {"instance": instance.id, "version": instance.version}
+                self._audit("instance.discard", environment, service, details=details)
 
     def _deploy_one(self, release: Release, lease: Lease) -> Outcome:
         dep_id, verdict, seen = self._run(release, lease, kind="deploy")
@@ -182,6 +159,34 @@ class Executor:
         self, release: Release, lease: Lease, *, kind: str, parent: str | None = None
     ) -> tuple[str, Healthy | Failed, Observation]:
         """Apply `release` as a candidate, verify it, then promote it or abort it. Returns the verdict."""
+        dep_id = self._start(release, kind, parent)
+        rollout, verdict, seen = self._apply_and_verify(release, lease, kind, dep_id)
+        if isinstance(verdict, Healthy):
+            self._keep(release, rollout, verdict, seen, kind, dep_id)
+        else:
+            self._reject(release, rollout, verdict, seen, kind, dep_id)
+        return dep_id, verdict, seen
+
+    def _audit(
+        self,
+        action: str,
+        environment: str,
+        service: str,
+        dep_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """An audit event of this executor's actor."""
+        self.store.audit(
+            actor=self.actor,
+            action=action,
+            environment=environment,
+            service=service,
+            deployment_id=dep_id,
+            details=details,
+        )
+
+    def _start(self, release: Release, kind: str, parent: str | None) -> str:
+        """Record the release and a new deployment of it; returns the deployment's id."""
         env, svc = release.environment, release.service
         self.store.save_release(
             environment=env,
@@ -199,32 +204,22 @@ class Executor:
             kind=kind,
             parent_id=parent,
         )
-        self.store.audit(
-            actor=self.actor,
-            action=f"{kind}.start",
-            environment=env,
-            service=svc,
-            deployment_id=dep_id,
-            details={"version": release.version, "digest": release.digest},
-        )
+        self._audit(f"{kind}.start", env, svc, dep_id, {"version": release.version, "digest": release.digest})
         self.report(
             "apply", {"service": svc, "version": release.version, "kind": kind, "deployment_id": dep_id}
         )
+        return dep_id
+
+    def _apply_and_verify(
+        self, release: Release, lease: Lease, kind: str, dep_id: str
+    ) -> tuple[Rollout, Healthy | Failed, Observation]:
+        """Start the candidate and verify it; anything raised aborts the candidate and the deployment."""
         health = self._health(release)
         started = self.clock.monotonic()
         rollout = None
         try:
             rollout = self.target.apply(release)
             applied = self.clock.monotonic()
-            next_beat = [started + self.lease_ttl / 3]
-
-            def tick(verdict: Verdict, seen: Observation) -> None:
-                if self.clock.monotonic() >= next_beat[0]:
-                    self.store.heartbeat(lease)
-                    next_beat[0] = self.clock.monotonic() + self.lease_ttl / 3
-                waiting = verdict.waiting_for if isinstance(verdict, Pending) else verdict.status
-                self.report("verify", {"service": svc, "elapsed": seen.elapsed, "waiting_for": waiting})
-
             verdict, seen = verify(
                 self.target,
                 rollout,
@@ -232,57 +227,61 @@ class Executor:
                 clock=self.clock,
                 prober=self.prober,
                 poll_interval=self.poll_interval,
-                on_tick=tick,
+                on_tick=self._ticker(lease, release.service, started),
             )
         except BaseException as exc:
             if rollout is not None:
                 self.target.abort(rollout)
             why = str(exc) or type(exc).__name__
             self.store.finish_deployment(dep_id, status="aborted", verdict=why, evidence={"error": why})
-            self.store.audit(
-                actor=self.actor,
-                action=f"{kind}.aborted",
-                environment=env,
-                service=svc,
-                deployment_id=dep_id,
-                details={"error": why},
-            )
+            self._audit(f"{kind}.aborted", release.environment, release.service, dep_id, {"error": why})
             raise
         seen.apply_s = applied - started
-        if isinstance(verdict, Healthy):
-            self.target.promote(rollout)
-            self.store.finish_deployment(
-                dep_id, status="succeeded", verdict=verdict.reason, evidence=seen.evidence()
-            )
-            self.store.audit(
-                actor=self.actor,
-                action=f"{kind}.succeeded",
-                environment=env,
-                service=svc,
-                deployment_id=dep_id,
-                details={"verdict": verdict.reason},
-            )
-            self.report("kept", {"service": svc, "version": release.version, "verdict": verdict.reason})
-            return dep_id, verdict, seen
-        assert isinstance(verdict, Failed)
+        return rollout, verdict, seen
+
+    def _ticker(self, lease: Lease, service: str, started: float) -> Callable[[Verdict, Observation], None]:
+        """The verify loop's tick: heartbeat the lease every ttl/3, report progress."""
+        next_beat = [started + self.lease_ttl / 3]
+
+        def tick(verdict: Verdict, seen: Observation) -> None:
+            if self.clock.monotonic() >= next_beat[0]:
+                self.store.heartbeat(lease)
+                next_beat[0] = self.clock.monotonic() + self.lease_ttl / 3
+            waiting = verdict.waiting_for if isinstance(verdict, Pending) else verdict.status
+            self.report("verify", {"service": service, "elapsed": seen.elapsed, "waiting_for": waiting})
+
+        return tick
+
+    def _keep(
+        self, release: Release, rollout: Rollout, verdict: Healthy, seen: Observation, kind: str, dep_id: str
+    ) -> None:
+        """Promote a healthy candidate and record it."""
+        self.target.promote(rollout)
+        self.store.finish_deployment(
+            dep_id, status="succeeded", verdict=verdict.reason, evidence=seen.evidence()
+        )
+        self._audit(
+            f"{kind}.succeeded", release.environment, release.service, dep_id, {"verdict": verdict.reason}
+        )
+        self.report(
+            "kept", {"service": release.service, "version": release.version, "verdict": verdict.reason}
+        )
+
+    def _reject(
+        self, release: Release, rollout: Rollout, verdict: Failed, seen: Observation, kind: str, dep_id: str
+    ) -> None:
+        """Abort a failed candidate, quarantine its release, and record why with the evidence."""
+        env, svc = release.environment, release.service
         log_tail = self.target.logs(svc, instance_id=rollout.instance_id, lines=20)
         self.target.abort(rollout)
         self.store.quarantine(env, svc, release.digest, reason=verdict.reason)
         evidence = failure_evidence(verdict, seen, log_tail)
         self.store.finish_deployment(dep_id, status="failed", verdict=verdict.reason, evidence=evidence)
-        self.store.audit(
-            actor=self.actor,
-            action=f"{kind}.failed",
-            environment=env,
-            service=svc,
-            deployment_id=dep_id,
-            details={"verdict": verdict.reason, "code": verdict.code},
-        )
+        self._audit(f"{kind}.failed", env, svc, dep_id, {"verdict": verdict.reason, "code": verdict.code})
         self.report(
             "failed",
             {"service": svc, "version": release.version, "verdict": verdict.reason, "elapsed": seen.elapsed},
         )
-        return dep_id, verdict, seen
 
     def _health(self, release: Release) -> Health:
         if release.service in self.platform.services:
@@ -295,47 +294,13 @@ class Executor:
         lkg = self.store.last_known_good(env, svc, exclude_digests={failed.digest})
         if lkg is None:
             self.report("no_lkg", {"service": svc})
-            self.store.audit(
-                actor=self.actor,
-                action="auto-rollback.none",
-                environment=env,
-                service=svc,
-                deployment_id=failed_id,
-                details={"reason": "no known-good release on record"},
+            self._audit(
+                "auto-rollback.none", env, svc, failed_id, {"reason": "no known-good release on record"}
             )
             return None
         serving = self.target.observe(svc).serving
         if serving is not None and serving.digest == lkg.digest and serving.state == "running":
-            dep_id = self.store.create_deployment(
-                environment=env,
-                service=svc,
-                version=lkg.version,
-                digest=lkg.digest,
-                actor=self.actor,
-                kind="auto-rollback",
-                parent_id=failed_id,
-            )
-            why = f"last-known-good {lkg.version} kept serving; the candidate never received traffic"
-            self.store.finish_deployment(
-                dep_id, status="succeeded", verdict=why, evidence={"serving_instance": serving.id}
-            )
-            self.store.audit(
-                actor=self.actor,
-                action="auto-rollback.succeeded",
-                environment=env,
-                service=svc,
-                deployment_id=dep_id,
-                details={"verdict": why, "version": lkg.version},
-            )
-            self.report("rolled_back", {"service": svc, "version": lkg.version, "verdict": why})
-            return Outcome(
-                svc,
-                "succeeded",
-                lkg.version,
-                dep_id,
-                why,
-                timings={"restore_s": round(self.clock.monotonic() - t0, 3)},
-            )
+            return self._lkg_kept_serving(failed, lkg, serving.id, failed_id, t0)
         release = Release.from_dict(lkg.spec)
         self.report("restore", {"service": svc, "version": lkg.version})
         dep_id, verdict, _ = self._run(release, lease, kind="auto-rollback", parent=failed_id)
@@ -348,6 +313,41 @@ class Executor:
             lkg.version,
             dep_id,
             verdict.reason,
+            timings={"restore_s": round(self.clock.monotonic() - t0, 3)},
+        )
+
+    def _lkg_kept_serving(
+        self, failed: Release, lkg: ReleaseRow, serving_id: str, failed_id: str, t0: float
+    ) -> Outcome:
+        """The auto-rollback when last-known-good never stopped serving: recorded, nothing to restore."""
+        svc = failed.service
+        dep_id = self.store.create_deployment(
+            environment=failed.environment,
+            service=svc,
+            version=lkg.version,
+            digest=lkg.digest,
+            actor=self.actor,
+            kind="auto-rollback",
+            parent_id=failed_id,
+        )
+        why = f"last-known-good {lkg.version} kept serving; the candidate never received traffic"
+        self.store.finish_deployment(
+            dep_id, status="succeeded", verdict=why, evidence={"serving_instance": serving_id}
+        )
+        self._audit(
+            "auto-rollback.succeeded",
+            failed.environment,
+            svc,
+            dep_id,
+            {"verdict": why, "version": lkg.version},
+        )
+        self.report("rolled_back", {"service": svc, "version": lkg.version, "verdict": why})
+        return Outcome(
+            svc,
+            "succeeded",
+            lkg.version,
+            dep_id,
+            why,
             timings={"restore_s": round(self.clock.monotonic() - t0, 3)},
         )
 
