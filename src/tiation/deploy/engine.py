@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 TargetFactory = Callable[[str], Target]
 
 
-def make_prober(target: Target, clock: Clock) -> Prober:
+def make_prober(target: Target, clock: Clock, http: httpx.Client | None = None) -> Prober:
     """The probes of a deploy on `target`: the target answers those it can (its `probing` ability: a cluster's
-    rollout status, the fake's script); the engine runs the rest itself."""
-    real = engine_prober(clock)
+    rollout status, the fake's script); the engine runs the rest itself (over `http`, if given)."""
+    real = engine_prober(clock, http)
     probing = target.capabilities().probing
     if probing is None:
         return real
@@ -46,9 +46,10 @@ def make_prober(target: Target, clock: Clock) -> Prober:
     return prober
 
 
-def engine_prober(clock: Clock) -> Prober:
-    """Probes run from this process (one HTTP client, made on first use, shared by all of them)."""
-    clients: list[httpx.Client] = []
+def engine_prober(clock: Clock, http: httpx.Client | None = None) -> Prober:
+    """Probes run from this process, sharing one HTTP client: `http`, else one made on first use (it lives as
+    long as the process: a CLI command)."""
+    clients: list[httpx.Client] = [http] if http is not None else []
 
     def real_probe(probe: Probe, endpoint: Endpoint, version: str) -> ProbeResult:
         if not clients:

@@ -1,13 +1,24 @@
-"""The `prometheus` probe kind against a real Prometheus (Debian's `prometheus`) scraping a real endpoint."""
+"""The `prometheus` probe kind against a real Prometheus (Debian's `prometheus`) scraping a real endpoint, and in a
+real deploy on the local target: a candidate is kept only when Prometheus says it is healthy."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+import httpx
 import pytest
 
+from fixtures.apps import HTTPAPP
+from fixtures.common import free_port, our_processes
 from fixtures.monitoring import Monitoring, wait_for
 from tiation.clock import SystemClock
+from tiation.config.loader import load_platform
 from tiation.config.models import Probe
+from tiation.deploy.engine import Engine, make_prober
 from tiation.deploy.health import ProbeResult, run_probe
+from tiation.deploy.targets import make_target
+from tiation.state import StateStore
 from tiation.targets.base import Endpoint
 
 pytestmark = pytest.mark.integration
@@ -55,3 +66,66 @@ def test_a_range_vector_is_refused(monitoring: Monitoring) -> None:
     wait_for("the first scrape", lambda: check(prom.url, "app_ready").ok, timeout=30)
     result = check(prom.url, "app_ready[1m]")
     assert (result.ok, result.detail) == (False, "query returned a matrix, not a vector")
+
+
+PLATFORM = """\
+version: 1
+project: {{name: shop}}
+environments:
+  dev: {{target: local}}
+services:
+  web:
+    port: {port}
+    local: {{command: [{python}, {app}, serve, --host, "{{host}}", --port, "{{port}}", --version, "{{version}}",
+             --tag, {tag}]}}
+    health:
+      deadline: 4s
+      probes:
+        - {{http: {{path: /health}}, interval: 200ms}}
+        - prometheus: {{url: "{prometheus}", query: 'release_ok{{version="{{version}}"}}', op: ">=", value: 1}}
+          interval: 500ms
+"""
+
+
+def test_a_deploy_keeps_only_what_prometheus_calls_healthy(monitoring: Monitoring, tmp_path: Path) -> None:
+    metrics = monitoring.metrics_endpoint()
+    metrics.set('release_ok{version="1.0"}', 1)
+    metrics.set('release_ok{version="2.0"}', 0)
+    prom = monitoring.prometheus([], scrape=[metrics.target])
+    wait_for("the first scrape", lambda: check(prom.url, 'release_ok{version="1.0"}').ok, timeout=30)
+    path = tmp_path / "tiation.yaml"
+    path.write_text(
+        PLATFORM.format(
+            port=free_port(), python=sys.executable, app=HTTPAPP, tag=tmp_path, prometheus=prom.url
+        )
+    )
+    loaded = load_platform(path)
+    clock = SystemClock()
+    store = StateStore.open(f"sqlite:///{tmp_path / 'state.db'}", clock=clock)
+    target = make_target(loaded, "dev", clock)
+    http = httpx.Client(trust_env=False, follow_redirects=False)
+    engine = Engine(
+        loaded=loaded,
+        store=store,
+        clock=clock,
+        actor="ci",
+        targets=lambda _env: target,
+        prober_factory=lambda t, c: make_prober(t, c, http),
+    )
+    try:
+        (kept,) = engine.deploy(engine.plan("dev", "web", "1.0"))
+        assert (kept.status, target.observe("web").version) == ("succeeded", "1.0")
+
+        (failed,) = engine.deploy(engine.plan("dev", "web", "2.0"))
+        assert (failed.status, failed.rolled_back_to) == ("failed", "1.0")
+        assert target.observe("web").version == "1.0"
+        row = store.get_deployment(failed.deployment_id or "")
+        assert row is not None
+        evidence = row.evidence
+        last = evidence["probes"]['prometheus release_ok{version="{version}"}'][-1]
+        assert (last["ok"], last["detail"]) == (False, "0 is not >= 1 (1 of 1 samples)")
+    finally:
+        target.stop("web")
+        http.close()
+        store.close()
+    assert our_processes(tmp_path / ".tiation") == []
