@@ -30,6 +30,15 @@ if [[ -f "$DEST/stamp" && "$(cat "$DEST/stamp")" == "$STAMP_WANT" ]]; then
 	exit 0
 fi
 
+# One build at a time per machine: a second caller waits for the first and then finds the stamp.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.build.lock"
+flock 9
+if [[ -f "$DEST/stamp" && "$(cat "$DEST/stamp")" == "$STAMP_WANT" ]]; then
+	echo "$BIN"
+	exit 0
+fi
+
 if ! command -v go >/dev/null; then
 	echo "build-k8s-test-cluster: go is not installed (Go >= 1.26 is needed)" >&2
 	exit 1

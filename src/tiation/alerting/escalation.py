@@ -14,30 +14,60 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from tiation.alerting import pipeline as stages
-from tiation.alerting.messages import deliveries, payload
-from tiation.config.alerting import Target
+from tiation.alerting.messages import WhoIsOnCall, deliveries, payload
+from tiation.alerting.silence_service import stored_silences
+from tiation.clock import Clock
+from tiation.config.alerting import Alerting, Target
+from tiation.config.models import Platform
 from tiation.errors import TiationError
 from tiation.redact import redact
 from tiation.state.alert_rows import AlertRow, StepRow
 from tiation.state.alerts import AlertTx
-
-if TYPE_CHECKING:
-    from tiation.alerting.service import AlertService
+from tiation.state.store import StateStore
 
 log = logging.getLogger("tiation.alerting.escalation")
 
 
-def fire_due(svc: AlertService, now: datetime | None = None, *, limit: int = 100) -> int:
+class Escalating(Protocol):
+    """What firing steps needs of the alert engine (`AlertService` is one); keeps this module below it."""
+
+    @property
+    def platform(self) -> Platform: ...
+    @property
+    def cfg(self) -> Alerting: ...
+    @property
+    def store(self) -> StateStore: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def who(self) -> WhoIsOnCall: ...
+
+    def on_change(self) -> None:
+        """Wake the outbox and the timers after a commit that queued notifications."""
+
+
+class Timed(Protocol):
+    """What the timer thread drives: fire due steps, and say when the next one is due."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def fire_due(self) -> int:
+        """Fire what is due now; how many fired."""
+
+    def next_due(self) -> datetime | None:
+        """When the next pending step is due."""
+
+
+def fire_due(svc: Escalating, now: datetime | None = None, *, limit: int = 100) -> int:
     """Fire every escalation step due by `now`, each exactly once; how many fired.
 
     Due steps are fired in batches of up to `limit`, one transaction per batch: each step is flipped from
     `pending` to `fired` only if it still is, in the transaction that queues its notifications.
     """
-    from tiation.alerting.service import stored_silences
-
     now = now or svc.clock.now()
     fired = 0
     while True:
@@ -88,7 +118,7 @@ def _kind(step: StepRow) -> str:
     return "repeat" if step.step == 0 else "escalate"
 
 
-def _fire(svc: AlertService, tx: AlertTx, step: StepRow, now: datetime) -> None:
+def _fire(svc: Escalating, tx: AlertTx, step: StepRow, now: datetime) -> None:
     incident = tx.incidents_by_id([step.incident_id])[step.incident_id]
     label = stages.step_label(step.step, step.round)
     targets: list[Target]
@@ -151,10 +181,10 @@ def _summary(alert: AlertRow | None) -> str:
 
 
 class EscalationTimers:
-    """Background firing of due escalation steps for one AlertService."""
+    """Background firing of due escalation steps for one alert engine (an `AlertService`)."""
 
     def __init__(
-        self, service: AlertService, *, poll: float = 1.0, on_fired: Callable[[int], None] | None = None
+        self, service: Timed, *, poll: float = 1.0, on_fired: Callable[[int], None] | None = None
     ) -> None:
         self.service = service
         self.poll = poll

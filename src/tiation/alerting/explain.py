@@ -73,17 +73,12 @@ def explain(
     """Run the pure stages for `labels` as if the alert fired at `at`; resolve on-call people per step."""
     labels = dict(labels)
     key = stages.group_key(labels, cfg.group_by)
-    _name, severity, d_sev = stages.severity_of(labels, cfg)
-    silenced = stages.silencing(labels, cfg, at, stored)
-    policy_name, d_route = stages.route(labels, cfg)
-    decisions = [d_sev]
-    if silenced is not None:
-        decisions.append(silenced[0])
-    else:
-        decisions.append(stages.Decision("silence", "none", "no silence applies"))
-    policy = cfg.policies.get(policy_name) if policy_name else None
-    plan, d_plan = stages.escalation_plan(policy, severity, silenced[1] if silenced else at)
-    decisions += [d_route, d_plan]
+    verdict = stages.run(stages.OPENING, stages.Facts(labels, cfg, at, stored, key=key))
+    decisions = list(verdict.decisions)
+    if verdict.silenced is None:  # the timeline says nothing here; an explanation says so
+        after = next(i for i, d in enumerate(decisions) if d.stage == "severity") + 1
+        decisions.insert(after, stages.Decision("silence", "none", "no silence applies"))
+    plan = verdict.plan
     steps = []
     for planned in plan:
         found, notes = deliveries(planned.targets, planned.due_at, who)

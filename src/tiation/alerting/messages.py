@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from tiation.alerting.notifiers.base import Notification, Recipient
+from tiation.alerting.pipeline import Decision
 from tiation.config.alerting import Target
 from tiation.config.models import Platform
-from tiation.state.alert_rows import IncidentRow
+from tiation.state.alert_rows import IncidentRow, OutboxRow
+from tiation.state.alerts import RecentDeploy
 
 WhoIsOnCall = Callable[[str, datetime], list[str]]
 """(schedule name, instant) -> the names of the people on call (as keys of `people:`)."""
@@ -103,3 +105,38 @@ def notification_of(data: Mapping[str, Any]) -> Notification:
         created_at=datetime.fromisoformat(data["created_at"]),
         url=data.get("url"),
     )
+
+
+def follow_ups(sent: Sequence[OutboxRow], incident_id: str, kind: str, at: datetime) -> list[dict[str, Any]]:
+    """Outbox rows telling every (notifier, person) paged for an incident that it is acknowledged/resolved."""
+    first_page = {
+        (r.notifier, (r.payload.get("recipient") or {}).get("name")): r
+        for r in sent
+        if r.payload.get("event") in ("trigger", "escalate", "repeat")
+    }
+    rows = []
+    for (notifier, _name), first in first_page.items():
+        person_key = first.key.rsplit(":", 1)[-1]
+        data = dict(first.payload, event=kind, created_at=at.isoformat())
+        data["key"] = f"{incident_id}:{kind}:{notifier}:{person_key}"
+        rows.append({"key": data["key"], "notifier": notifier, "incident_id": incident_id, "payload": data})
+    return rows
+
+
+def deploy_context(deploy: RecentDeploy, now: datetime) -> Decision:
+    """The timeline entry naming the deploy that preceded an incident."""
+    ago = (now - deploy.started_at).total_seconds()
+    return Decision(
+        "context",
+        "deploy",
+        f"preceded by {deploy.kind} {deploy.id}: {deploy.service} {deploy.version} to "
+        f"{deploy.environment} ({deploy.status}), {_ago(ago)} earlier",
+    )
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"

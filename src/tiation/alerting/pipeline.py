@@ -1,18 +1,22 @@
 """The alert pipeline's decisions as pure functions: each returns what to do and a named reason.
 
-Stages, in order (as in Alertmanager's notify pipeline): dedup -> group -> silence -> severity -> route ->
-escalation plan. Nothing here reads a clock, a database or the network; `tiation.alerting.service` feeds the
-facts in and records every returned reason on the incident's timeline, and `explain` prints them.
+The decisions (`dedup`, `grouping`, `severity_of`, `silencing`, `route`, `escalation_plan`) are composed
+as data, like Alertmanager's `MultiStage`: `PIPELINE` is a list of stages, each a function
+`(Facts, Verdict) -> Verdict` that asks one decision and records it, and `run` passes the verdict along
+until a stage halts it (a duplicate, an alert joining an open incident). A new stage (inhibition, maintenance
+windows) is one function plus one line in `OPENING` or `PIPELINE`. Nothing here reads a clock, a database or
+the network; `tiation.alerting.service` feeds the facts in and records every decision's reason on the
+incident's timeline, and `explain` prints them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from tiation.alerting.model import AlertEvent
 from tiation.alerting.silences import active_silence, silence_end
@@ -186,3 +190,108 @@ def target_label(target: Target) -> str:
     if target.schedule is not None:
         return f"on-call of {target.schedule} via {via}"
     return f"{target.person} via {via}"
+
+
+# the stages, composed as data -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the stages decide from: the alert's labels, the configuration, the moment, stored silences.
+
+    `event`, `known` and `open_incident` are for the intake stages (dedup, group); `explain` leaves them out
+    and runs only `OPENING`.
+    """
+
+    labels: Mapping[str, str]
+    cfg: Alerting
+    at: datetime
+    silences: Sequence[tuple[int, Silence]] = ()
+    """Silences added through the CLI or API, with their ids (the platform file's come with `cfg`)."""
+    event: AlertEvent | None = None
+    known: KnownAlert | None = None
+    open_incident: str | None = None
+    """The open incident with this alert's group key, if any."""
+    key: str = ""
+    """The group key (`group_key(labels, cfg.group_by)`)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the stages decided so far; `decisions` are the timeline entries, in stage order."""
+
+    decisions: tuple[Decision, ...] = ()
+    halted: bool = False
+    """A stage decided that nothing further applies (a duplicate, or the alert joined an open incident)."""
+    severity_name: str = ""
+    severity: Severity = field(default_factory=Severity)
+    silenced: tuple[Decision, datetime] | None = None
+    """The silence decision and when the silence ends (escalation starts then)."""
+    policy_name: str | None = None
+    policy: Policy | None = None
+    plan: tuple[PlannedStep, ...] = ()
+
+    def record(self, decision: Decision | None, **changes: object) -> Verdict:
+        """This verdict with `decision` appended to the timeline (when there is one) and `changes` applied."""
+        decisions = self.decisions if decision is None else (*self.decisions, decision)
+        return replace(self, decisions=decisions, **changes)  # type: ignore[arg-type]
+
+
+Stage: TypeAlias = Callable[[Facts, Verdict], Verdict]
+"""One step of the pipeline: ask one decision, record it (and what it settles) on the verdict."""
+
+
+def dedup_stage(facts: Facts, verdict: Verdict) -> Verdict:
+    """Is this event news? Halts for anything but a new or re-firing alert."""
+    assert facts.event is not None
+    decision = dedup(facts.known, facts.event)
+    return verdict.record(decision, halted=decision.outcome not in ("new", "refire"))
+
+
+def group_stage(facts: Facts, verdict: Verdict) -> Verdict:
+    """Join the open incident with the same group key (and halt), or go on to open one."""
+    decision = grouping(facts.open_incident, facts.key)
+    return verdict.record(decision, halted=decision.outcome == "join")
+
+
+def severity_stage(facts: Facts, verdict: Verdict) -> Verdict:
+    """The severity from the `severity` label, or the default."""
+    name, settings, decision = severity_of(facts.labels, facts.cfg)
+    return verdict.record(decision, severity_name=name, severity=settings)
+
+
+def silence_stage(facts: Facts, verdict: Verdict) -> Verdict:
+    """Whether a silence postpones escalation (no timeline entry when none applies)."""
+    silenced = silencing(facts.labels, facts.cfg, facts.at, facts.silences)
+    return verdict.record(silenced[0] if silenced else None, silenced=silenced)
+
+
+def route_stage(facts: Facts, verdict: Verdict) -> Verdict:
+    """The escalation policy: first matching route, else the default policy."""
+    name, decision = route(facts.labels, facts.cfg)
+    policy = facts.cfg.policies.get(name) if name else None
+    return verdict.record(decision, policy_name=name, policy=policy)
+
+
+def plan_stage(facts: Facts, verdict: Verdict) -> Verdict:
+    """Every escalation step with its due time, from the end of a silence or from now."""
+    start = verdict.silenced[1] if verdict.silenced else facts.at
+    plan, decision = escalation_plan(verdict.policy, verdict.severity, start)
+    return verdict.record(decision, plan=tuple(plan))
+
+
+OPENING: tuple[Stage, ...] = (severity_stage, silence_stage, route_stage, plan_stage)
+"""The stages that decide how a new incident escalates (what `tiation alerts explain` runs)."""
+
+PIPELINE: tuple[Stage, ...] = (dedup_stage, group_stage, *OPENING)
+"""Every stage an incoming alert event goes through, in order."""
+
+
+def run(stages: Sequence[Stage], facts: Facts) -> Verdict:
+    """Pass a verdict through `stages` in order, stopping at the first that halts it."""
+    verdict = Verdict()
+    for stage in stages:
+        verdict = stage(facts, verdict)
+        if verdict.halted:
+            break
+    return verdict

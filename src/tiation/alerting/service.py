@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tiation.alerting import pipeline as stages
-from tiation.alerting.messages import WhoIsOnCall, title_of
+from tiation.alerting.escalation import fire_due
+from tiation.alerting.messages import WhoIsOnCall, deploy_context, follow_ups, title_of
 from tiation.alerting.model import AlertEvent, IngestResult
+from tiation.alerting.silence_service import stored_silences
 from tiation.clock import Clock
 from tiation.config.alerting import Silence
 from tiation.config.models import Platform
@@ -32,22 +34,6 @@ DEPLOY_LOOKBACK = timedelta(days=7)
 def new_incident_id() -> str:
     """A short random incident id."""
     return "i" + secrets.token_hex(5)
-
-
-def stored_silences(tx: AlertTx, at: datetime) -> list[tuple[int, Silence]]:
-    """Silences added through the CLI or API that are in force at `at`, as (id, silence)."""
-    return [
-        (
-            r.id,
-            Silence(
-                match=r.matchers,
-                comment=r.comment,
-                starts_at=r.starts_at.isoformat(),
-                ends_at=r.ends_at.isoformat(),
-            ),
-        )
-        for r in tx.list_silences(active_at=at)
-    ]
 
 
 def schedule_resolver(platform: Platform, store: StateStore) -> WhoIsOnCall:
@@ -131,7 +117,7 @@ class AlertService:
                 counts = {"new": 0, "duplicates": 0, "resolved": 0, "acknowledged": 0, "silenced": 0}
                 seen: dict[str, None] = {}
                 for event in group:
-                    outcome, incident_id = self._one(tx, batch, event, fps[at], keys[at])
+                    outcome, incident_id = self._one(batch, event, fps[at], keys[at])
                     at += 1
                     counts[outcome] += 1
                     if incident_id is not None:
@@ -159,11 +145,21 @@ class AlertService:
         is_open = incident is not None and incident.state in OPEN_STATES
         return stages.KnownAlert(status, incident_id, is_open)
 
-    def _one(
-        self, tx: AlertTx, batch: _Batch, event: AlertEvent, fp: str, key: str
-    ) -> tuple[str, str | None]:
+    def _one(self, batch: _Batch, event: AlertEvent, fp: str, key: str) -> tuple[str, str | None]:
         known = self._known(batch, fp)
-        decision = stages.dedup(known, event)
+        incident = batch.open_by_key.get(key)
+        facts = stages.Facts(
+            event.labels,
+            self.cfg,
+            batch.now,
+            batch.silences,
+            event=event,
+            known=known,
+            open_incident=incident.id if incident is not None else None,
+            key=key,
+        )
+        verdict = stages.run(stages.PIPELINE, facts)
+        decision = verdict.decisions[0]
         if decision.outcome in ("duplicate", "stale-resolve"):
             if decision.outcome == "duplicate" and fp not in batch.new_alerts:
                 batch.touched.append(fp)
@@ -180,16 +176,14 @@ class AlertService:
                 batch.resolved.add(known.incident_id)
                 self._event(batch, known.incident_id, decision, fp)
             return "resolved", known.incident_id
-        # new, or fires again after it was resolved
-        incident = batch.open_by_key.get(key)
-        silenced = False
+        # new, or fires again after it was resolved: joins `incident` (the pipeline halted) or opens one
         if incident is not None:
-            self._event(batch, incident.id, decision, fp)
-            self._event(batch, incident.id, stages.grouping(incident.id, key), fp)
+            for d in verdict.decisions:
+                self._event(batch, incident.id, d, fp)
         else:
-            incident, silenced = self._open(tx, batch, event, key, decision, fp)
+            incident = self._open(batch, event, key, verdict, fp)
         self._set_alert(batch, fp, event, incident.id, "firing", fresh=True)
-        return ("silenced" if silenced else "new"), incident.id
+        return ("silenced" if verdict.silenced else "new"), incident.id
 
     def _set_alert(
         self,
@@ -241,28 +235,22 @@ class AlertService:
         )
 
     def _open(
-        self, tx: AlertTx, batch: _Batch, event: AlertEvent, key: str, first: stages.Decision, fp: str
-    ) -> tuple[IncidentRow, bool]:
+        self, batch: _Batch, event: AlertEvent, key: str, verdict: stages.Verdict, fp: str
+    ) -> IncidentRow:
+        """A new incident, its timeline (every stage's decision) and its planned escalation steps."""
         now, labels = batch.now, event.labels
-        incident_id = new_incident_id()
-        sev_name, severity, d_sev = stages.severity_of(labels, self.cfg)
-        silenced = stages.silencing(labels, self.cfg, now, batch.silences)
-        d_silence = silenced[0] if silenced else None
-        policy_name, d_route = stages.route(labels, self.cfg)
-        policy = self.cfg.policies.get(policy_name) if policy_name else None
-        plan, d_plan = stages.escalation_plan(policy, severity, silenced[1] if silenced else now)
         deploy = None
         if "service" in labels:
             deploy = batch.deploys.get((labels["service"], labels.get("environment")))
         incident = IncidentRow(
-            id=incident_id,
+            id=new_incident_id(),
             group_key=key,
             state="triggered",
-            severity=sev_name,
-            policy=policy_name,
-            title=title_of(sev_name, labels),
+            severity=verdict.severity_name,
+            policy=verdict.policy_name,
+            title=title_of(verdict.severity_name, labels),
             labels=dict(labels),
-            silenced=d_silence is not None,
+            silenced=verdict.silenced is not None,
             deployment_id=deploy.id if deploy else None,
             opened_at=now,
             acknowledged_at=None,
@@ -274,33 +262,22 @@ class AlertService:
             {k: getattr(incident, k) for k in IncidentRow.__dataclass_fields__} | {"state": "triggered"}
         )
         batch.open_by_key[key] = incident
-        batch.incidents[incident_id] = incident
-        for d in (first, stages.grouping(None, key), d_sev, d_silence, d_route, d_plan):
-            if d is not None:
-                self._event(batch, incident_id, d, fp)
+        batch.incidents[incident.id] = incident
+        for d in verdict.decisions:
+            self._event(batch, incident.id, d, fp)
         if deploy is not None:
-            ago = now - deploy.started_at
-            self._event(
-                batch,
-                incident_id,
-                stages.Decision(
-                    "context",
-                    "deploy",
-                    f"preceded by {deploy.kind} {deploy.id}: {deploy.service} {deploy.version} to "
-                    f"{deploy.environment} ({deploy.status}), {_ago(ago.total_seconds())} earlier",
-                ),
-            )
-        for step in plan:
-            batch.steps.append(
-                {
-                    "incident_id": incident_id,
-                    "ordinal": step.ordinal,
-                    "step": step.step,
-                    "round": step.repeat,
-                    "due_at": step.due_at,
-                }
-            )
-        return incident, d_silence is not None
+            self._event(batch, incident.id, deploy_context(deploy, now))
+        batch.steps.extend(
+            {
+                "incident_id": incident.id,
+                "ordinal": step.ordinal,
+                "step": step.step,
+                "round": step.repeat,
+                "due_at": step.due_at,
+            }
+            for step in verdict.plan
+        )
+        return incident
 
     def _write(self, tx: AlertTx, batch: _Batch) -> None:
         tx.insert_incidents(batch.new_incidents)
@@ -389,20 +366,7 @@ class AlertService:
 
     def _follow_up(self, tx: AlertTx, incident: IncidentRow, kind: str, at: datetime) -> None:
         """Tell every (notifier, person) that got a page for this incident that it is acknowledged/resolved."""
-        sent = {
-            (r.notifier, (r.payload.get("recipient") or {}).get("name")): r
-            for r in tx.list_outbox(incident_id=incident.id)
-            if r.payload.get("event") in ("trigger", "escalate", "repeat")
-        }
-        rows = []
-        for (notifier, _name), first in sent.items():
-            person_key = first.key.rsplit(":", 1)[-1]
-            data = dict(first.payload, event=kind, created_at=at.isoformat())
-            data["key"] = f"{incident.id}:{kind}:{notifier}:{person_key}"
-            rows.append(
-                {"key": data["key"], "notifier": notifier, "incident_id": incident.id, "payload": data}
-            )
-        tx.enqueue(rows, at)
+        tx.enqueue(follow_ups(tx.list_outbox(incident_id=incident.id), incident.id, kind, at), at)
 
     def _require(self, tx: AlertTx, incident_id: str) -> IncidentRow:
         incident = tx.get_incident(incident_id)
@@ -414,19 +378,9 @@ class AlertService:
 
     def fire_due(self, now: datetime | None = None, *, limit: int = 100) -> int:
         """Fire every escalation step due by `now`, each exactly once (see `tiation.alerting.escalation`)."""
-        from tiation.alerting.escalation import fire_due
-
         return fire_due(self, now, limit=limit)
 
     def next_due(self) -> datetime | None:
         """When the next pending escalation step is due."""
         with self.store.alerts_read("read escalation steps") as tx:
             return tx.next_due()
-
-
-def _ago(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"

@@ -13,9 +13,8 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import queue
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 import pyrage  # type: ignore[import-untyped]
@@ -35,6 +34,7 @@ from tiation.backup.manifest import (
 )
 from tiation.backup.sources.base import Source, SourceInfo, SourceReader
 from tiation.backup.stores.base import Store
+from tiation.backup.streams import IterReader, Pipe, start_producer
 from tiation.clock import Clock
 from tiation.errors import BackupError
 from tiation.redact import redact
@@ -44,10 +44,8 @@ _OUT_CHUNK = 1 << 17  # zstd output pieces: fixed-size pieces keep the allocator
 _ZSTD_JOB_SIZE = (
     1 << 20
 )  # multi-threaded zstd buffers a few jobs per thread; the default (8 MiB+) costs 100+ MB
-_QUEUE_DEPTH = 8
 _READ_AHEAD = 4  # source chunks (of READ_SIZE) read ahead of compression
 _JOIN_TIMEOUT_S = 10.0
-_END = object()
 
 
 def one_line(text: str) -> str:
@@ -82,115 +80,6 @@ def parse_recipients(backup_id: str, recipients: Sequence[str]) -> list[tuple[An
             shown = repr(key[:16] + ("…" if len(key) > 16 else ""))
         raise BackupError(f"backup {backup_id} failed at encryption setup: unknown recipient format: {shown}")
     return parsed
-
-
-class Cancelled(Exception):
-    """The consumer of a Pipe went away; the producer stops."""
-
-
-class Pipe:
-    """A bounded hand-off of byte chunks from one producer thread to the consuming thread.
-
-    The producer writes (it is a file-like `write` target for pyrage) and ends with `finish`; the consumer
-    iterates `chunks()`, which re-raises the producer's failure. `cancel()` makes a blocked producer stop.
-    """
-
-    def __init__(self, clock: Clock, depth: int = _QUEUE_DEPTH) -> None:
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._clock = clock
-        self.failure: BaseException | None = None
-        self.producer_blocked = 0.0  # seconds the producer waited for the consumer
-
-    def write(self, data: bytes) -> int:
-        """Producer side: hand over one chunk (blocks while the queue is full)."""
-        self._put(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        """Nothing to flush: chunks are handed over as written."""
-
-    def _put(self, item: object) -> None:
-        start = self._clock.monotonic()
-        try:
-            while True:
-                if self._stop.is_set():
-                    raise Cancelled
-                try:
-                    self._queue.put(item, timeout=0.05)
-                    return
-                except queue.Full:
-                    continue
-        finally:
-            self.producer_blocked += self._clock.monotonic() - start
-
-    def finish(self, failure: BaseException | None) -> None:
-        """Producer side: the end of the stream (with the failure that ended it, if any)."""
-        self.failure = failure
-        with contextlib.suppress(Cancelled):
-            self._put(_END)
-
-    def cancel(self) -> None:
-        """Consumer side: stop the producer (it raises Cancelled on its next write)."""
-        self._stop.set()
-
-    def chunks(self) -> Iterator[bytes]:
-        """Consumer side: the chunks, in order; raises the producer's failure at the end."""
-        while True:
-            item = self._queue.get()
-            if item is _END:
-                if self.failure is not None:
-                    raise self.failure
-                return
-            assert isinstance(item, bytes)
-            yield item
-
-
-def start_producer(pipe: Pipe, work: Callable[[], None], name: str) -> threading.Thread:
-    """Run `work` on a daemon thread that finishes `pipe` with work's outcome."""
-
-    def run() -> None:
-        failure: BaseException | None = None
-        try:
-            work()
-        except BaseException as exc:
-            failure = exc
-        pipe.finish(failure)
-
-    thread = threading.Thread(target=run, name=name, daemon=True)
-    thread.start()
-    return thread
-
-
-class IterReader:
-    """A read()-able file over an iterator of byte chunks (what pyrage pulls from)."""
-
-    def __init__(self, chunks: Iterator[bytes], clock: Clock) -> None:
-        self._chunks = chunks
-        self._buf = bytearray()
-        self._eof = False
-        self._clock = clock
-        self.failure: BaseException | None = None  # what the iterator raised (pyrage rewraps it)
-        self.seconds = 0.0  # time spent inside the iterator
-
-    def read(self, size: int = -1) -> bytes:
-        """Up to `size` bytes (all that is left if size < 0); b"" at the end."""
-        start = self._clock.monotonic()
-        try:
-            while not self._eof and (size < 0 or len(self._buf) < size):
-                try:
-                    self._buf += next(self._chunks)
-                except StopIteration:
-                    self._eof = True
-        except BaseException as exc:
-            self.failure = exc
-            raise
-        finally:
-            self.seconds += self._clock.monotonic() - start
-        n = len(self._buf) if size < 0 else min(size, len(self._buf))
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
-        return out
 
 
 @dataclasses.dataclass
@@ -289,7 +178,7 @@ def _encrypted(
 
 def _stored(
     upstream: Iterator[bytes], m: _Meter, progress: Callable[[int], None] | None, at_end: Callable[[], None]
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """What put_stream consumes: hashes and counts the stored bytes; calls `at_end` before the last return."""
     clock = m.clock
     try:
@@ -311,6 +200,57 @@ def _stored(
         at_end()  # upstream is exhausted: the encryption thread (if any) has been joined
     finally:
         getattr(upstream, "close", lambda: None)()
+
+
+@dataclasses.dataclass
+class _Run:
+    """The moving parts of one backup run, so that a failure anywhere cleans up all of them."""
+
+    backup_id: str
+    store: Store
+    data_key: str
+    m: _Meter
+    reader: SourceReader
+    chunks: Generator[bytes, None, None] | None = None
+    info: SourceInfo | None = None
+
+    def close_source(self) -> None:
+        """Wait for the source's producer and check its outcome (before the data object is committed)."""
+        try:
+            self.info = self.reader.close()
+        except Exception as exc:
+            raise stage_error(self.backup_id, "source close", exc) from exc
+
+    def put_data(
+        self, recipients: list[Any], level: int, threads: int, progress: Callable[[int], None] | None
+    ) -> float:
+        """Stream the source through zstd (and age) into the store; return the seconds the store itself took."""
+        m, clock, backup_id = self.m, self.m.clock, self.backup_id
+        upstream = _compressed(self.reader, backup_id, level, threads, m)
+        if recipients:
+            upstream = _encrypted(upstream, backup_id, recipients, m)
+        # The source is closed (and its exit status checked) before put_stream commits the object.
+        self.chunks = _stored(upstream, m, progress, self.close_source)
+        t_store = clock.monotonic()
+        try:
+            stat = self.store.put_stream(self.data_key, self.chunks)
+        except BackupError as exc:
+            if exc.message.startswith(f"backup {backup_id} "):
+                raise  # a failure upstream of the store, already worded
+            raise stage_error(backup_id, "store", exc) from exc
+        if stat.size != m.stored_bytes:
+            raise BackupError(
+                f"backup {backup_id} failed at store: {self.store.name} holds {stat.size} bytes of "
+                f"{self.data_key}, {m.stored_bytes} were written"
+            )
+        return clock.monotonic() - t_store - m.upstream - m.stored_checksum
+
+    def fail(self) -> None:
+        """Abort the source, stop the encryption thread and delete the data object, each best effort."""
+        _quietly(self.reader.abort)
+        if self.chunks is not None:
+            _quietly(self.chunks.close)  # stops the encryption thread
+        _quietly(lambda: self.store.delete(self.data_key))
 
 
 def run_backup(
@@ -335,66 +275,18 @@ def run_backup(
     parsed = parse_recipients(backup_id, recipients)
     if not 1 <= level <= 22 or threads < 0:
         raise BackupError(f"backup {backup_id} failed at compression setup: need level 1..22, threads >= 0")
-    data_key = f"{backup_id}/{data_object_name(bool(parsed))}"
     m = _Meter(clock)
     t_start = clock.monotonic()
     try:
         reader = source.open()
     except Exception as exc:
         raise stage_error(backup_id, "source open", exc) from exc
-
-    info: list[SourceInfo] = []
-    chunks: Iterator[bytes] | None = None
-
-    def close_source() -> None:
-        try:
-            info.append(reader.close())
-        except Exception as exc:
-            raise stage_error(backup_id, "source close", exc) from exc
-
+    run = _Run(backup_id, store, f"{backup_id}/{data_object_name(bool(parsed))}", m, reader)
     try:
-        upstream = _compressed(reader, backup_id, level, threads, m)
-        if parsed:
-            upstream = _encrypted(upstream, backup_id, [r for r, _ in parsed], m)
-        # The source is closed (and its exit status checked) before put_stream commits the object.
-        chunks = _stored(upstream, m, progress, close_source)
-        t_store = clock.monotonic()
-        try:
-            stat = store.put_stream(data_key, chunks)
-        except BackupError as exc:
-            if exc.message.startswith(f"backup {backup_id} "):
-                raise  # a failure upstream of the store, already worded
-            raise stage_error(backup_id, "store", exc) from exc
-        store_seconds = clock.monotonic() - t_store - m.upstream - m.stored_checksum
-        if stat.size != m.stored_bytes:
-            raise BackupError(
-                f"backup {backup_id} failed at store: {store.name} holds {stat.size} bytes of {data_key}, "
-                f"{m.stored_bytes} were written"
-            )
-        manifest = Manifest(
-            backup_id=backup_id,
-            name=name,
-            data_object=data_object_name(bool(parsed)),
-            source=json.loads(json.dumps(dataclasses.asdict(info[0]), default=str)),
-            started_at=started_at,
-            finished_at=clock.now(),
-            sizes=Sizes(
-                source_bytes=m.source_bytes, compressed_bytes=m.compressed_bytes, stored_bytes=m.stored_bytes
-            ),
-            stored_sha256=m.stored_sha.hexdigest(),
-            timings=Timings(
-                read=round(m.read, 6),
-                compress=round(m.compress, 6),
-                encrypt=round(max(m.encrypt, 0.0), 6),
-                checksum=round(m.stored_checksum, 6),
-                store=round(max(store_seconds, 0.0), 6),
-                total=round(clock.monotonic() - t_start, 6),
-            ),
-            compression=Compression(level=level, threads=threads),
-            encryption=Encryption(
-                scheme="age" if parsed else "none", recipients=tuple(shown for _, shown in parsed)
-            ),
-            tool_versions=tool_versions(),
+        store_seconds = run.put_data([r for r, _ in parsed], level, threads, progress)
+        timings = _timings(m, store_seconds, clock.monotonic() - t_start)
+        manifest = _manifest(
+            run, name, started_at, timings, Compression(level=level, threads=threads), parsed
         )
         try:
             store.put_stream(manifest_key(backup_id), [manifest.to_json()])
@@ -402,11 +294,50 @@ def run_backup(
             raise stage_error(backup_id, "manifest", exc) from exc
         return manifest
     except BaseException:
-        _quietly(reader.abort)
-        if chunks is not None:
-            _quietly(getattr(chunks, "close", lambda: None))  # stops the encryption thread
-        _quietly(lambda: store.delete(data_key))
+        run.fail()
         raise
+
+
+def _timings(m: _Meter, store_seconds: float, total: float) -> Timings:
+    return Timings(
+        read=round(m.read, 6),
+        compress=round(m.compress, 6),
+        encrypt=round(max(m.encrypt, 0.0), 6),
+        checksum=round(m.stored_checksum, 6),
+        store=round(max(store_seconds, 0.0), 6),
+        total=round(total, 6),
+    )
+
+
+def _manifest(
+    run: _Run,
+    name: str,
+    started_at: datetime,
+    timings: Timings,
+    compression: Compression,
+    recipients: list[tuple[Any, str]],
+) -> Manifest:
+    """The manifest of a run whose data object is stored (and whose source was closed successfully)."""
+    assert run.info is not None  # set by close_source before put_stream returned
+    m = run.m
+    return Manifest(
+        backup_id=run.backup_id,
+        name=name,
+        data_object=data_object_name(bool(recipients)),
+        source=json.loads(json.dumps(dataclasses.asdict(run.info), default=str)),
+        started_at=started_at,
+        finished_at=m.clock.now(),
+        sizes=Sizes(
+            source_bytes=m.source_bytes, compressed_bytes=m.compressed_bytes, stored_bytes=m.stored_bytes
+        ),
+        stored_sha256=m.stored_sha.hexdigest(),
+        timings=timings,
+        compression=compression,
+        encryption=Encryption(
+            scheme="age" if recipients else "none", recipients=tuple(shown for _, shown in recipients)
+        ),
+        tool_versions=tool_versions(),
+    )
 
 
 def _quietly(action: Callable[[], object]) -> None:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import tarfile
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tiation.backup import restore as _r
 from tiation.backup.service import BackupService
+from tiation.backup.sources.base import Source
 from tiation.backup.stores.base import Store
-from tiation.errors import BackupError, UsageError
-from tiation.secrets import SecretRef
+from tiation.errors import BackupError
 from tiation.state import BackupRow, DrillRow
 
 
@@ -98,7 +94,7 @@ def identities_for(service: BackupService, name: str, given: list[str]) -> list[
         return keys
     enc = service.backup_config(name).encryption
     if enc is not None and enc.identity is not None:
-        text = SecretRef(enc.identity, base=service.loaded.root).reveal()
+        text = enc.identity.reveal()
         return [line.strip() for line in text.splitlines() if line.strip().startswith("AGE-SECRET-KEY-")]
     return []
 
@@ -130,10 +126,13 @@ def _restore_into(
     suffix: str,
     identities: list[str],
     progress: Progress | None = None,
+    source: Source | None = None,
 ) -> RestoreResult:
+    """Restore `row` into a new target (`to`, else the source's default) and run the configured checks."""
     from tiation.backup.verify import restore_stream
 
     cfg = service.backup_config(row.name)
+    source = source or _source_of(service, row)
     keys = identities_for(service, row.name, identities)
     if row.manifest.get("encryption", {}).get("recipients") and not keys:
         raise BackupError(
@@ -143,33 +142,11 @@ def _restore_into(
     store = _TimedStore(service.storage(row.storage))
     total = int(row.manifest.get("sizes", {}).get("source_bytes", 0))
     timed = _Timed(restore_stream(store, row.id, keys), progress, total)
-    stream = iter(timed)
-    source = row.manifest.get("source", {})
-    kind = str(source.get("kind"))
+    target = source.restore_target(to, suffix)
     t0 = time.monotonic()
-    if kind == "sqlite":
-        assert cfg.source.sqlite is not None
-        live = service.loaded.root / cfg.source.sqlite.path
-        dest = Path(to) if to else live.with_name(f"{live.stem}.restored-{suffix}{live.suffix}")
-        written = _r.restore_sqlite(stream, dest)
-        t1 = time.monotonic()
-        checks = _r.check_sqlite(dest, cfg.verify)
-        target = str(dest)
-    elif kind == "postgres":
-        params = _pg_params(service, row.name)
-        new_db = to or f"{params.get('dbname', 'db')}_restore_{suffix}"
-        written = _r.restore_postgres(stream, params, new_db, str(source.get("format")))
-        t1 = time.monotonic()
-        checks = _r.check_postgres(params, new_db, cfg.verify)
-        target = new_db
-    elif kind == "files":
-        if not to:
-            raise UsageError("restoring files needs --to DIRECTORY (a new, empty directory)")
-        written, checks = _restore_files(stream, Path(to))
-        t1 = time.monotonic()
-        target = to
-    else:
-        raise BackupError(f"backup {row.id}: unknown source kind {kind!r}")
+    restored = source.restore(iter(timed), target, row.manifest.get("source", {}))
+    t1 = time.monotonic()
+    checks = [*restored.notes, *source.check(target, cfg.verify)]
     t2 = time.monotonic()
     # Measured where each happens; in a streamed restore they overlap, so they need not add up to the total.
     phases = {
@@ -179,69 +156,32 @@ def _restore_into(
         "verify_s": round(t2 - t1, 3),
         "total_s": round(t2 - t0, 3),
     }
-    return RestoreResult(row.id, kind, target, written, tuple(checks), phases)
+    return RestoreResult(row.id, source.kind, target, restored.written, tuple(checks), phases)
 
 
-def _pg_params(service: BackupService, name: str) -> dict[str, str]:
-    from tiation.backup.sources.postgres import parse_dsn
-
-    pg = service.backup_config(name).source.postgres
-    assert pg is not None
-    return parse_dsn(SecretRef(pg.dsn, base=service.loaded.root).reveal())
-
-
-def _restore_files(stream: Any, dest: Path) -> tuple[int, list[str]]:
-    if dest.exists() and any(dest.iterdir()):
-        raise BackupError(f"{dest} is not empty: restore files into a new directory")
-    dest.mkdir(parents=True, exist_ok=True)
-
-    from tiation.backup.pipeline import IterReader
-    from tiation.clock import SystemClock
-
-    total = 0
-
-    def counted() -> Iterator[bytes]:
-        nonlocal total
-        for chunk in stream:
-            total += len(chunk)
-            yield chunk
-
-    with tarfile.open(fileobj=IterReader(counted(), SystemClock()), mode="r|") as tar:  # type: ignore[call-overload]
-        count = 0
-        for member in tar:
-            tar.extract(member, dest, filter="data")
-            count += 1
-    return total, [f"{count} entries extracted"]
+def _source_of(service: BackupService, row: BackupRow) -> Source:
+    """The configured source of `row`'s backup, which must be of the kind the backup was taken from."""
+    source = service.source(row.name)
+    kind = str(row.manifest.get("source", {}).get("kind"))
+    if kind != source.kind:
+        raise BackupError(
+            f"backup {row.id} was taken from a {kind} source, but backups.{row.name}.source is {source.kind}"
+        )
+    return source
 
 
 def _swap(service: BackupService, row: BackupRow, result: RestoreResult, suffix: str) -> RestoreResult:
-    cfg = service.backup_config(row.name)
-    if result.kind == "sqlite":
-        assert cfg.source.sqlite is not None
-        aside = _r.replace_sqlite(service.loaded.root / cfg.source.sqlite.path, Path(result.target), suffix)
-        return RestoreResult(**{**result.__dict__, "replaced": str(aside)})
-    if result.kind == "postgres":
-        params = _pg_params(service, row.name)
-        aside_db = _r.replace_postgres(params, params["dbname"], result.target, suffix)
-        return RestoreResult(**{**result.__dict__, "replaced": aside_db})
-    raise UsageError("--replace applies to databases (sqlite, postgres), not to files")
+    aside = _source_of(service, row).replace(result.target, suffix)
+    return RestoreResult(**{**result.__dict__, "replaced": aside})
 
 
 def _scratch_restore(
     service: BackupService, row: BackupRow, identities: list[str], suffix: str
 ) -> RestoreResult:
     """Restore `row` into a throwaway target, run the checks, and remove the target again."""
-    kind = str(row.manifest.get("source", {}).get("kind"))
-    with tempfile.TemporaryDirectory(prefix="tiation-scratch-") as scratch:
-        if kind == "postgres":
-            to = f"{row.name.replace('-', '_')}_scratch_{suffix}"
-        else:
-            to = str(Path(scratch) / ("restored.db" if kind == "sqlite" else "files"))
-        try:
-            return _restore_into(service, row, to=to, suffix=suffix, identities=identities)
-        finally:
-            if kind == "postgres":
-                _r.drop_postgres(_pg_params(service, row.name), to)
+    source = _source_of(service, row)
+    with source.scratch(row.name, suffix) as to:
+        return _restore_into(service, row, to=to, suffix=suffix, identities=identities, source=source)
 
 
 def verify_by_restore(service: BackupService, backup_id: str, *, identities: list[str]) -> RestoreResult:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiation.backup.manifest import Manifest, manifest_key
@@ -19,16 +18,9 @@ from tiation.clock import Clock
 from tiation.config.backups import Backup
 from tiation.config.loader import LoadedPlatform
 from tiation.errors import BackupError, IntegrityError, UsageError
-from tiation.secrets import SecretRef
 
 if TYPE_CHECKING:
     from tiation.state import BackupRow, StateStore
-
-
-def _secret(value: str | None, base: Path) -> str | SecretRef | None:
-    if value is None:
-        return None
-    return SecretRef(value, base=base) if SecretRef.is_ref(value) else value
 
 
 class BackupService:
@@ -101,30 +93,17 @@ class BackupService:
                 prefix=s3.prefix,
                 endpoint_url=s3.endpoint,
                 region=s3.region,
-                access_key=_secret(s3.access_key, root),
-                secret_key=_secret(s3.secret_key, root),
+                access_key=s3.access_key,  # plain, or a SecretRef since load
+                secret_key=s3.secret_key,
             )
         self._stores[name] = store
         return store
 
     def source(self, name: str) -> Source:
-        """The named backup's source."""
-        src = self.backup_config(name).source
-        root = self.loaded.root
-        if src.postgres is not None:
-            from tiation.backup.sources.postgres import PostgresSource
+        """The named backup's source (built by the plug-in of its kind)."""
+        from tiation.backup.sources import build_source
 
-            dsn = _secret(src.postgres.dsn, root)
-            assert dsn is not None
-            return PostgresSource(dsn, format="plain" if src.postgres.format == "plain" else "custom")
-        if src.sqlite is not None:
-            from tiation.backup.sources.sqlite import SQLiteSource
-
-            return SQLiteSource(root / src.sqlite.path)
-        from tiation.backup.sources.files import FilesSource
-
-        assert src.files is not None
-        return FilesSource([root / p for p in src.files.paths], base=root)
+        return build_source(self.backup_config(name).source, self.loaded.root)
 
     # -- operations -------------------------------------------------------------------------------------------
     def run(self, name: str) -> Manifest:

@@ -19,8 +19,9 @@ import pyrage  # type: ignore[import-untyped]
 import zstandard
 
 from tiation.backup.manifest import MANIFEST_NAME, Manifest, is_backup_id, load_manifest
-from tiation.backup.pipeline import READ_SIZE, IterReader, Pipe, one_line, start_producer
+from tiation.backup.pipeline import READ_SIZE, one_line
 from tiation.backup.stores.base import Store
+from tiation.backup.streams import IterReader, Pipe, start_producer
 from tiation.clock import SystemClock
 from tiation.errors import BackupError, IntegrityError
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from tiation.config.base import EnvValue, SecretValue
 from tiation.config.durations import Duration
+from tiation.secrets import SecretRef
 
 _AGE_RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
 _CRON_FIELD = re.compile(r"^[\d*,/\-A-Za-z?LW#]+$")
@@ -16,6 +19,21 @@ _CRON_FIELD = re.compile(r"^[\d*,/\-A-Za-z?LW#]+$")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def with_secret_base(model: _M, base: Path) -> _M:
+    """A copy of `model` whose secret references (at any depth) resolve `file:` paths relative to `base`."""
+    update: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretRef):
+            update[name] = SecretRef(value.ref, base=base)
+        elif isinstance(value, BaseModel):
+            update[name] = with_secret_base(value, base)
+    return model.model_copy(update=update) if update else model
 
 
 def _age_recipient(value: str) -> str:
@@ -51,8 +69,9 @@ class S3Storage(_Strict):
     prefix: str = ""
     endpoint: str | None = None
     region: str = "us-east-1"
-    access_key: str | None = None
-    secret_key: str | None = None
+    access_key: EnvValue | None = None
+    secret_key: EnvValue | None = None
+    """Plain, or a secret reference (`env:NAME` / `file:PATH`, a SecretRef once loaded)."""
 
 
 class Storage(_Strict):
@@ -68,22 +87,26 @@ class Storage(_Strict):
         return self
 
 
-class PostgresBackup(_Strict):
-    dsn: str
-    """A secret reference (env:NAME / file:PATH) to a postgresql:// URL."""
+class SourceSettings(_Strict):
+    """Base of a backup source's settings; the source's key under `source:` is its plug-in's kind."""
+
+
+class PostgresBackup(SourceSettings):
+    dsn: SecretValue
+    """A secret reference (env:NAME / file:PATH) to a postgresql:// URL (it may hold a password)."""
     format: str = Field(default="custom", pattern="^(custom|plain)$")
 
 
-class SqliteBackup(_Strict):
+class SqliteBackup(SourceSettings):
     path: str
 
 
-class FilesBackup(_Strict):
+class FilesBackup(SourceSettings):
     paths: list[str] = Field(min_length=1)
 
 
 class BackupSource(_Strict):
-    """Exactly one of `postgres`, `sqlite`, `files`."""
+    """Exactly one source, under the key of its kind (each key is a backup source plug-in's kind)."""
 
     postgres: PostgresBackup | None = None
     sqlite: SqliteBackup | None = None
@@ -91,14 +114,22 @@ class BackupSource(_Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> BackupSource:
-        kinds = [k for k in ("postgres", "sqlite", "files") if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            raise ValueError("a backup source needs exactly one of 'postgres', 'sqlite' or 'files'")
+        if len([k for k in type(self).model_fields if getattr(self, k) is not None]) != 1:
+            names = [repr(k) for k in type(self).model_fields]
+            raise ValueError(f"a backup source needs exactly one of {', '.join(names[:-1])} or {names[-1]}")
         return self
 
     @property
     def kind(self) -> str:
-        return "postgres" if self.postgres else "sqlite" if self.sqlite else "files"
+        """The key that is set: the kind of the source plug-in."""
+        return next(k for k in type(self).model_fields if getattr(self, k) is not None)
+
+    @property
+    def settings(self) -> SourceSettings:
+        """The settings under that key."""
+        settings = getattr(self, self.kind)
+        assert isinstance(settings, SourceSettings)
+        return settings
 
 
 class Retention(_Strict):
@@ -114,17 +145,10 @@ class Retention(_Strict):
     timezone: str = "UTC"
 
 
-def _secret_ref(value: str) -> str:
-    scheme, sep, name = value.partition(":")
-    if not sep or scheme not in ("env", "file") or not name:
-        raise ValueError("expected a secret reference 'env:NAME' or 'file:PATH' (never a literal key)")
-    return value
-
-
 class Encryption(_Strict):
     recipients: list[AgeRecipient] = Field(min_length=1)
     """age public keys: whoever holds a matching identity can restore; the backup host need not."""
-    identity: Annotated[str, AfterValidator(_secret_ref)] | None = None
+    identity: SecretValue | None = None
     """Optional secret reference to an age identity (AGE-SECRET-KEY-…), used by unattended restore drills."""
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WrapValidator
+from pydantic import BaseModel, ConfigDict, Field, GetPydanticSchema, PlainSerializer, WrapValidator
+from pydantic_core import core_schema
 
 from tiation.secrets import SecretRef
 
@@ -37,6 +38,17 @@ EnvValue = Annotated[str, WrapValidator(_secret_or_plain), PlainSerializer(_ser_
 """An environment value: a plain string, or `env:NAME` / `file:PATH`, which becomes a SecretRef."""
 Secret = Annotated[str, WrapValidator(_secret_only), PlainSerializer(_ser_env, return_type=str)]
 """A value that must be a secret reference."""
+SecretValue = Annotated[
+    SecretRef,
+    GetPydanticSchema(
+        lambda _type, _handler: core_schema.no_info_wrap_validator_function(
+            _secret_only,
+            core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(_ser_env),
+        )
+    ),
+]
+"""`Secret`, typed as what it holds once loaded: a SecretRef."""
 
 
 class Strict(BaseModel):

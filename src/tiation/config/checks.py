@@ -12,7 +12,6 @@ from typing import Any
 from tiation.config.models import Platform
 from tiation.config.positions import Position, format_path, walk
 from tiation.errors import ConfigError
-from tiation.secrets import SecretRef
 
 Problem = tuple[Position, str, str]
 """(position, field path, message)."""
@@ -198,9 +197,3 @@ def _backups(platform: Platform, root: Any) -> Iterator[Problem]:
                 or f"; objectives.tiers defines {', '.join(map(repr, tiers)) or 'none'}"
             )
             yield _problem(root, ("backups", name, "tier"), f"unknown tier {backup.tier!r}{hint}")
-        if backup.source.postgres is not None and not SecretRef.is_ref(backup.source.postgres.dsn):
-            yield _problem(
-                root,
-                ("backups", name, "source", "postgres", "dsn"),
-                "expected a secret reference 'env:NAME' or 'file:PATH' (a DSN may hold a password)",
-            )

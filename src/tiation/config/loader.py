@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from tiation.config import backups
 from tiation.config.checks import check_references
 from tiation.config.errors_map import translate
 from tiation.config.models import Platform, ServiceOverride, StateSettings
@@ -167,4 +168,7 @@ def with_secret_base(platform: Platform, base: Path) -> Platform:
     state: StateSettings = platform.state
     if isinstance(state.url, SecretRef):
         state = state.model_copy(update={"url": SecretRef(state.url.ref, base=base)})
-    return platform.model_copy(update={"services": services, "environments": environments, "state": state})
+    storage = {n: backups.with_secret_base(s, base) for n, s in platform.storage.items()}
+    backup = {n: backups.with_secret_base(b, base) for n, b in platform.backups.items()}
+    update = {"services": services, "environments": environments, "state": state}
+    return platform.model_copy(update={**update, "storage": storage, "backups": backup})

@@ -1,12 +1,14 @@
 """The platform file's `notifiers:` section: where pages go, one entry per named notifier.
 
-Each entry has a `kind` (slack, email, webhook, pagerduty, phone) and that kind's settings. Every credential —
-webhook URLs, routing keys, SMTP passwords, HMAC secrets, provider tokens — must be a secret reference
-(`env:NAME` / `file:PATH`), resolved only when a notification is sent, so an unset variable never breaks
-`validate` or `deploy`.
+Each entry has a `kind` (slack, email, webhook, pagerduty, phone, log) and that kind's settings. Every
+credential — webhook URLs, routing keys, SMTP passwords, HMAC secrets, provider tokens — must be a secret
+reference (`env:NAME` / `file:PATH`), resolved only when a notification is sent, so an unset variable never
+breaks `validate` or `deploy`.
 
-`Notifier` wraps the per-kind models (a union told apart by `kind`) so that `Platform.notifiers` keeps one type;
-a missing or unknown `kind` is reported at its own line like every other mistake.
+`Notifier` wraps the per-kind models (a union told apart by `kind`, built from `MODELS`) so that
+`Platform.notifiers` keeps one type; a missing or unknown `kind` is reported at its own line like every other
+mistake. A new kind is one settings model here plus one line in `MODELS` (and its implementation's line in
+`tiation.alerting.notifiers.factory.IMPLEMENTATIONS`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args
 
 from pydantic import (
     AfterValidator,
@@ -32,7 +34,6 @@ from tiation.config.base import EnvValue, Secret, Strict
 from tiation.config.durations import Duration
 from tiation.secrets import SecretRef
 
-KINDS = ("slack", "email", "webhook", "pagerduty", "phone")
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 MAX_TIMEOUT = timedelta(seconds=60)
 
@@ -71,7 +72,17 @@ Url = Annotated[EnvValue, AfterValidator(_http_url)]
 """A URL written in the file, or a secret reference to one (when it holds a token)."""
 
 
-class _Common(Strict):
+class NotifierSettings(Strict):
+    """The settings every notifier kind's model extends: a `kind` literal and its own fields."""
+
+    kind: str
+    """Narrowed by each kind's model to `Literal["<its kind>"]`."""
+
+    relative_paths: ClassVar[tuple[str, ...]] = ()
+    """Fields holding file paths that are relative to the platform file's directory."""
+
+
+class _Common(NotifierSettings):
     timeout: Timeout = timedelta(seconds=10)
     """Bound on each network step of one send (connect, write, read)."""
 
@@ -106,6 +117,8 @@ class EmailNotifier(_Common):
     sender: Address = Field(alias="from")
     to: list[Address] = Field(default_factory=list)
     """Addresses for notifications to a channel; a page to a person goes to the person's email."""
+
+    relative_paths: ClassVar[tuple[str, ...]] = ("ca_file",)
 
     @field_validator("password")
     @classmethod
@@ -151,16 +164,49 @@ class PhoneNotifier(_HttpCommon):
     max_chars: int = Field(default=300, ge=40, le=1600)
 
 
+class LogNotifier(NotifierSettings):
+    """JSON lines appended to a file, one per notification (secrets masked): for local setups and tests."""
+
+    kind: Literal["log"]
+    path: str = Field(min_length=1)
+    """The file to append to (created if missing); relative to the platform file."""
+
+    relative_paths: ClassVar[tuple[str, ...]] = ("path",)
+
+
+MODELS: tuple[type[NotifierSettings], ...] = (
+    SlackNotifier,
+    EmailNotifier,
+    WebhookNotifier,
+    PagerDutyNotifier,
+    PhoneNotifier,
+    LogNotifier,
+)
+"""Every notifier kind's settings model: a new kind is one model above and one line here."""
+
+
+def kind_of(model: type[NotifierSettings]) -> str:
+    """The `kind` a settings model is told apart by (its `kind: Literal[...]` field)."""
+    (kind,) = get_args(model.model_fields["kind"].annotation)
+    return str(kind)
+
+
+KINDS = tuple(kind_of(m) for m in MODELS)
+_BAD_KIND = "?kind"
+
+if TYPE_CHECKING:
+    _KindName = str
+    _Tagged = NotifierSettings
+else:
+    _KindName = Literal[KINDS]
+
+
 class _UnknownKind(Strict):
     """Takes a notifier whose `kind` is missing or unknown, so that the error points at `kind` itself."""
 
     model_config = ConfigDict(extra="ignore")
 
-    kind: Literal["slack", "email", "webhook", "pagerduty", "phone"]
-
-
-NotifierSettings = SlackNotifier | EmailNotifier | WebhookNotifier | PagerDutyNotifier | PhoneNotifier
-_BAD_KIND = "?kind"
+    kind: _KindName
 
 
 def _kind_tag(value: Any) -> str:
@@ -168,15 +214,9 @@ def _kind_tag(value: Any) -> str:
     return kind if isinstance(kind, str) and kind in KINDS else _BAD_KIND
 
 
-_Tagged = Annotated[
-    Annotated[SlackNotifier, Tag("slack")]
-    | Annotated[EmailNotifier, Tag("email")]
-    | Annotated[WebhookNotifier, Tag("webhook")]
-    | Annotated[PagerDutyNotifier, Tag("pagerduty")]
-    | Annotated[PhoneNotifier, Tag("phone")]
-    | Annotated[_UnknownKind, Tag(_BAD_KIND)],
-    Discriminator(_kind_tag),
-]
+if not TYPE_CHECKING:
+    _members = (*(Annotated[m, Tag(kind_of(m))] for m in MODELS), Annotated[_UnknownKind, Tag(_BAD_KIND)])
+    _Tagged = Annotated[Union[_members], Discriminator(_kind_tag)]  # noqa: UP007 (a union built from data)
 
 
 class Notifier(RootModel[_Tagged]):
@@ -195,17 +235,16 @@ class Notifier(RootModel[_Tagged]):
         return str(self.root.kind)
 
     def with_secret_base(self, base: Path) -> Notifier:
-        """A copy whose `file:` secret references resolve relative to `base` (the platform file's directory)."""
+        """A copy whose `file:` secret references and relative paths resolve against `base` (the platform
+        file's directory)."""
         settings = self.settings
         update: dict[str, Any] = {
             field: SecretRef(value.ref, base=base)
             for field in type(settings).model_fields
             if isinstance(value := getattr(settings, field), SecretRef)
         }
-        if (
-            isinstance(settings, EmailNotifier)
-            and settings.ca_file
-            and not Path(settings.ca_file).is_absolute()
-        ):
-            update["ca_file"] = str(base / settings.ca_file)
+        for field in settings.relative_paths:
+            value = getattr(settings, field)
+            if value and not Path(value).is_absolute():
+                update[field] = str(base / value)
         return Notifier(settings.model_copy(update=update))

@@ -119,7 +119,8 @@ def test_file_secrets_resolve_beside_the_platform_file(tmp_path: Path) -> None:
         ("notifiers:\n  x: {url: env:U}\n", "F:6:3: notifiers.x: missing required key 'kind'"),
         (
             "notifiers:\n  x: {url: env:U, kind: sms}\n",
-            "F:6:25: notifiers.x.kind: expected one of 'slack', 'email', 'webhook', 'pagerduty', 'phone', got 'sms'",
+            "F:6:25: notifiers.x.kind: expected one of "
+            "'slack', 'email', 'webhook', 'pagerduty', 'phone', 'log', got 'sms'",
         ),
         (
             "notifiers:\n  x: {kind: slack, webhook_url: https://hooks.slack.com/services/T0/B0/hunter2}\n",

@@ -1,4 +1,4 @@
-"""Notifiers: Slack, email (SMTP), signed webhook, PagerDuty Events v2, phone/SMS provider webhook, and a fake.
+"""Notifiers: Slack, email (SMTP), signed webhook, PagerDuty Events v2, phone/SMS webhook, JSON-lines log, a fake.
 
 Each one's `send(notification)` returns `Sent | RetryLater(after, reason) | Failed(reason)` and never raises for
 a delivery problem; the outbox decides what to do next. Concrete notifiers are imported when first built, so

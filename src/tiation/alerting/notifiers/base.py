@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from tiation.errors import TiationError
@@ -98,6 +98,31 @@ class Failed:
 
 
 SendResult = Sent | RetryLater | Failed
+
+
+def notification_fields(notification: Notification) -> dict[str, Any]:
+    """The notification as JSON-ready fields (the body of a webhook, a line of the log notifier)."""
+    recipient = notification.recipient
+    return {
+        "key": notification.key,
+        "incident_id": notification.incident_id,
+        "event": notification.event,
+        "title": notification.title,
+        "summary": notification.summary,
+        "severity": notification.severity,
+        "labels": dict(notification.labels),
+        "annotations": dict(notification.annotations),
+        "recipient": None
+        if recipient is None
+        else {
+            "name": recipient.name,
+            "email": recipient.email,
+            "chat": recipient.chat,
+            "phone": recipient.phone,
+        },
+        "created_at": notification.created_at.isoformat(),
+        "url": notification.url,
+    }
 
 
 class Notifier(Protocol):

@@ -1,19 +1,44 @@
-"""Build a notifier from its platform-file settings."""
+"""Build a notifier from its platform-file settings.
+
+`IMPLEMENTATIONS` names, per `kind`, the class that sends (as `module:Class`, imported when first built, so
+importing this package stays cheap and no notifier module imports another). A new notifier kind is its module,
+its settings model in `tiation.config.notifiers` (plus its line in `MODELS` there), and one line here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from pkgutil import resolve_name
+from typing import Protocol
 
 from tiation.alerting.notifiers.base import Notifier as NotifierProtocol
 from tiation.clock import Clock
-from tiation.config.notifiers import (
-    EmailNotifier,
-    Notifier,
-    PagerDutyNotifier,
-    PhoneNotifier,
-    SlackNotifier,
-    WebhookNotifier,
-)
+from tiation.config.notifiers import Notifier, NotifierSettings
+
+IMPLEMENTATIONS: Mapping[str, str] = {
+    "slack": "tiation.alerting.notifiers.slack:SlackNotifier",
+    "email": "tiation.alerting.notifiers.email:EmailNotifier",
+    "webhook": "tiation.alerting.notifiers.webhook:WebhookNotifier",
+    "pagerduty": "tiation.alerting.notifiers.pagerduty:PagerDutyNotifier",
+    "phone": "tiation.alerting.notifiers.phone:PhoneNotifier",
+    "log": "tiation.alerting.notifiers.log:LogNotifier",
+}
+"""Notifier kind -> `module:Class` of its implementation (built as `Class(name, settings, clock=clock)`)."""
+
+
+class NotifierClass(Protocol):
+    """What an implementation class is: built from a name, its kind's settings model and a clock."""
+
+    def __call__(self, name: str, settings: NotifierSettings, *, clock: Clock) -> NotifierProtocol:
+        """A notifier ready to send."""
+        ...
+
+
+def implementation(kind: str) -> NotifierClass:
+    """The class that sends notifications of `kind` (imported now)."""
+    built: NotifierClass = resolve_name(IMPLEMENTATIONS[kind])
+    return built
 
 
 def make_notifier(
@@ -26,24 +51,4 @@ def make_notifier(
     """
     if base is not None:
         settings = settings.with_secret_base(base)
-    kind = settings.settings
-    if isinstance(kind, SlackNotifier):
-        from tiation.alerting.notifiers.slack import SlackNotifier as Slack
-
-        return Slack(name, kind, clock=clock)
-    if isinstance(kind, EmailNotifier):
-        from tiation.alerting.notifiers.email import EmailNotifier as Email
-
-        return Email(name, kind, clock=clock)
-    if isinstance(kind, WebhookNotifier):
-        from tiation.alerting.notifiers.webhook import WebhookNotifier as Webhook
-
-        return Webhook(name, kind, clock=clock)
-    if isinstance(kind, PagerDutyNotifier):
-        from tiation.alerting.notifiers.pagerduty import PagerDutyNotifier as PagerDuty
-
-        return PagerDuty(name, kind, clock=clock)
-    assert isinstance(kind, PhoneNotifier)
-    from tiation.alerting.notifiers.phone import PhoneNotifier as Phone
-
-    return Phone(name, kind, clock=clock)
+    return implementation(settings.kind)(name, settings.settings, clock=clock)

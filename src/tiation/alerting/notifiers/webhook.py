@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from tiation.alerting.notifiers.base import Failed, Notification, Secrets
+from tiation.alerting.notifiers.base import Failed, Notification, Secrets, notification_fields
 from tiation.alerting.notifiers.http import HttpNotifier, Request, header_value, json_body
 from tiation.clock import Clock
 from tiation.config.notifiers import WebhookNotifier as WebhookSettings
@@ -24,28 +24,10 @@ FORMAT_VERSION = 1
 
 def document(notification: Notification, *, notifier: str, sent_at: int) -> dict[str, Any]:
     """The JSON document a webhook receives (pure)."""
-    recipient = notification.recipient
     return {
         "version": FORMAT_VERSION,
         "notifier": notifier,
-        "key": notification.key,
-        "incident_id": notification.incident_id,
-        "event": notification.event,
-        "title": notification.title,
-        "summary": notification.summary,
-        "severity": notification.severity,
-        "labels": dict(notification.labels),
-        "annotations": dict(notification.annotations),
-        "recipient": None
-        if recipient is None
-        else {
-            "name": recipient.name,
-            "email": recipient.email,
-            "chat": recipient.chat,
-            "phone": recipient.phone,
-        },
-        "created_at": notification.created_at.isoformat(),
-        "url": notification.url,
+        **notification_fields(notification),
         "sent_at": sent_at,
     }
 

@@ -4,6 +4,9 @@ Names in the archive are relative (to `base`, or to each path's parent); symlink
 followed; sockets are skipped (they cannot be restored). A file that cannot be read (vanished, no permission)
 fails the backup: the producer stops without writing the end-of-archive blocks and `close()` raises BackupError
 naming the file, so a partial archive is never taken for a whole one.
+
+A restore extracts into a new, empty directory (`--to`), with tarfile's `data` filter (no absolute names, no
+links out of the directory, no device files); there is no live directory to swap, so `replace` refuses.
 """
 
 from __future__ import annotations
@@ -11,13 +14,16 @@ from __future__ import annotations
 import contextlib
 import os
 import tarfile
+import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from tiation.backup.sources.base import SourceInfo
-from tiation.errors import BackupError
+from tiation.backup.sources.base import Restored, SourceInfo
+from tiation.config.backups import FilesBackup, SourceSettings, VerifyChecks
+from tiation.errors import BackupError, UsageError
 
 _JOIN_TIMEOUT_S = 30.0
 
@@ -125,6 +131,12 @@ class FilesSource:
         self.paths = [Path(p) for p in paths]
         self.base = Path(base) if base is not None else None
 
+    @classmethod
+    def from_settings(cls, settings: SourceSettings, root: Path) -> FilesSource:
+        """The paths of `backups.NAME.source.files`, archived relative to `root`."""
+        assert isinstance(settings, FilesBackup)
+        return cls([root / p for p in settings.paths], base=root)
+
     def _entries(self) -> list[tuple[Path, str]]:
         entries: list[tuple[Path, str]] = []
         seen: set[str] = set()
@@ -156,6 +168,51 @@ class FilesSource:
         thread = threading.Thread(target=producer.run, name="tiation-files-tar", daemon=True)
         thread.start()
         return FilesReader(os.fdopen(read_fd, "rb"), producer, thread, [str(p) for p in self.paths])
+
+    def restore_target(self, to: str | None, suffix: str) -> str:
+        """`to`: files have no default place to restore to."""
+        if not to:
+            raise UsageError("restoring files needs --to DIRECTORY (a new, empty directory)")
+        return to
+
+    def restore(self, stream: Iterator[bytes], target: str, info: Mapping[str, Any]) -> Restored:
+        """Extract the archive into `target`, a new or empty directory."""
+        dest = Path(target)
+        if dest.exists() and any(dest.iterdir()):
+            raise BackupError(f"{dest} is not empty: restore files into a new directory")
+        dest.mkdir(parents=True, exist_ok=True)
+
+        from tiation.backup.streams import IterReader
+        from tiation.clock import SystemClock
+
+        total = 0
+
+        def counted() -> Iterator[bytes]:
+            nonlocal total
+            for chunk in stream:
+                total += len(chunk)
+                yield chunk
+
+        with tarfile.open(fileobj=IterReader(counted(), SystemClock()), mode="r|") as tar:  # type: ignore[call-overload]
+            count = 0
+            for member in tar:
+                tar.extract(member, dest, filter="data")
+                count += 1
+        return Restored(total, (f"{count} entries extracted",))
+
+    def check(self, target: str, checks: VerifyChecks) -> list[str]:
+        """Nothing beyond the extraction itself (table and query checks are for databases)."""
+        return []
+
+    def replace(self, target: str, suffix: str) -> str:
+        """Refused: restored files stay where they were extracted."""
+        raise UsageError("--replace applies to databases (sqlite, postgres), not to files")
+
+    @contextmanager
+    def scratch(self, label: str, suffix: str) -> Iterator[str]:
+        """A directory in a private temp directory, removed at the end."""
+        with tempfile.TemporaryDirectory(prefix="tiation-scratch-") as scratch:
+            yield str(Path(scratch) / "files")
 
 
 class FilesReader:
@@ -204,3 +261,6 @@ class FilesReader:
         """Stop the producer."""
         if not self._done:
             self._stop()
+
+
+SOURCE = FilesSource

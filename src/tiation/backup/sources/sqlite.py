@@ -3,17 +3,25 @@
 Copying the file while the application writes could catch a half-written page or miss the WAL; the backup API
 copies a consistent snapshot through SQLite itself. The copy goes into a private temp directory, is checked with
 `PRAGMA integrity_check`, streamed, and removed by `close()` / `abort()`.
+
+A restore writes a new file beside the live one (`<name>.restored-<time><ext>`, via a temp file and fsync),
+checks it (`integrity_check`, the configured tables and queries), and `replace` renames the live file aside.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from tiation.backup.sources.base import SourceInfo
+from tiation.backup.sources.base import Restored, SourceInfo, check_query, check_tables
+from tiation.config.backups import SourceSettings, SqliteBackup, VerifyChecks
 from tiation.errors import BackupError
 
 _HEADER = b"SQLite format 3\x00"
@@ -71,6 +79,12 @@ class SQLiteSource:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
+    @classmethod
+    def from_settings(cls, settings: SourceSettings, root: Path) -> SQLiteSource:
+        """The database file of `backups.NAME.source.sqlite` (relative to `root`)."""
+        assert isinstance(settings, SqliteBackup)
+        return cls(root / settings.path)
+
     def open(self) -> SQLiteReader:
         """Make the consistent copy now; raise BackupError (one line) if the file is missing or not SQLite."""
         _check_header(self.path)
@@ -83,6 +97,69 @@ class SQLiteSource:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return SQLiteReader(fh, tmp, SourceInfo(kind=self.kind, format="sqlite-db", details=details))
+
+    def restore_target(self, to: str | None, suffix: str) -> str:
+        """`to`, else `<name>.restored-<suffix><ext>` beside the live file."""
+        live = self.path
+        return to or str(live.with_name(f"{live.stem}.restored-{suffix}{live.suffix}"))
+
+    def restore(self, stream: Iterator[bytes], target: str, info: Mapping[str, Any]) -> Restored:
+        """Write the database to `target` (which must not exist) via a temp file and fsync."""
+        dest = Path(target)
+        if dest.exists():
+            raise BackupError(f"{dest} already exists: restore into a new file (or use --replace)")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.restoring")
+        written = 0
+        try:
+            with tmp.open("wb") as fh:
+                for chunk in stream:
+                    fh.write(chunk)
+                    written += len(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp.replace(dest)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return Restored(written)
+
+    def check(self, target: str, checks: VerifyChecks) -> list[str]:
+        """integrity_check, then the configured tables and queries; BackupError on a failure."""
+        path = Path(target)
+        passed: list[str] = []
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            result = conn.execute("PRAGMA integrity_check").fetchone()
+            if not result or result[0] != "ok":
+                raise BackupError(f"restored database {path.name} fails integrity_check: {result}")
+            passed.append("integrity_check ok")
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            passed.extend(check_tables(tables, checks))
+            for query in checks.queries:
+                try:
+                    row = conn.execute(query.sql).fetchone()
+                except sqlite3.Error as exc:
+                    raise BackupError(f"check query failed: {query.sql!r}: {exc}") from None
+                passed.append(check_query(query.sql, row, query.min_rows))
+        finally:
+            conn.close()
+        return passed
+
+    def replace(self, target: str, suffix: str) -> str:
+        """Move the live file aside (kept, as `<name>.replaced-<suffix>`) and `target` into its place."""
+        live = self.path
+        aside = live.with_name(f"{live.name}.replaced-{suffix}")
+        if live.exists():
+            live.replace(aside)
+        Path(target).replace(live)
+        return str(aside)
+
+    @contextmanager
+    def scratch(self, label: str, suffix: str) -> Iterator[str]:
+        """A file in a private temp directory, removed at the end."""
+        with tempfile.TemporaryDirectory(prefix="tiation-scratch-") as scratch:
+            yield str(Path(scratch) / "restored.db")
 
 
 class SQLiteReader:
@@ -128,3 +205,6 @@ class SQLiteReader:
         """Remove the copy."""
         self._aborted = True
         self._cleanup()
+
+
+SOURCE = SQLiteSource

@@ -7,10 +7,13 @@ and `cleanup()` removes whatever partial objects (temp files, incomplete multipa
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
+
+from tiation.errors import BackupError
 
 
 @dataclass(frozen=True)
@@ -54,3 +57,20 @@ class Store(Protocol):
     def cleanup(self) -> int:
         """Remove partial writes left by failed or killed runs; returns how many."""
         ...
+
+
+def check_key(store_name: str, key: str) -> None:
+    """Raise BackupError unless `key` is a clean relative `/`-separated path (no `..`, no temp-file names)."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") or p.startswith(".tmp-") for p in parts):
+        raise BackupError(f"storage {store_name} refuses the object key {key!r}")
+
+
+def store_write_error(store_name: str, key: str, exc: BaseException) -> BackupError:
+    """The one-line BackupError for a failed write of `key` (a full disk gets its own wording)."""
+    if isinstance(exc, BackupError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return BackupError(f"storage {store_name} is full while writing {key}")
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    return BackupError(f"storage {store_name} failed while writing {key}: {detail}")

@@ -17,8 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from tiation.backup.stores.base import ObjectStat
-from tiation.backup.stores.memory import check_key, store_write_error
+from tiation.backup.stores.base import ObjectStat, check_key, store_write_error
 from tiation.errors import BackupError
 
 _TMP = ".tmp-"

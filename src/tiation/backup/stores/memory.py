@@ -14,26 +14,9 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import BinaryIO
 
-from tiation.backup.stores.base import ObjectStat
+from tiation.backup.stores.base import ObjectStat, check_key, store_write_error
 from tiation.clock import Clock, SystemClock
 from tiation.errors import BackupError
-
-
-def check_key(store_name: str, key: str) -> None:
-    """Raise BackupError unless `key` is a clean relative `/`-separated path (no `..`, no temp-file names)."""
-    parts = key.split("/")
-    if not key or key.startswith("/") or any(p in ("", ".", "..") or p.startswith(".tmp-") for p in parts):
-        raise BackupError(f"storage {store_name} refuses the object key {key!r}")
-
-
-def store_write_error(store_name: str, key: str, exc: BaseException) -> BackupError:
-    """The one-line BackupError for a failed write of `key` (a full disk gets its own wording)."""
-    if isinstance(exc, BackupError):
-        return exc
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return BackupError(f"storage {store_name} is full while writing {key}")
-    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-    return BackupError(f"storage {store_name} failed while writing {key}: {detail}")
 
 
 class MemoryStore:

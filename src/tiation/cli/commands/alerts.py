@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -12,11 +13,22 @@ from tiation.cli.context import AppContext
 from tiation.cli.output import Output
 from tiation.errors import UsageError
 
+if TYPE_CHECKING:
+    from tiation.alerting.service import AlertService
+    from tiation.alerting.silence_service import SilenceService
+    from tiation.state.alert_rows import AlertRow, EventRow, IncidentRow, OutboxRow, StepRow
 
-def _service(app: AppContext) -> Any:
+
+def _service(app: AppContext) -> AlertService:
     from tiation.alerting.service import AlertService
 
     return AlertService(app.loaded().platform, app.store(), app.clock)
+
+
+def _silences(app: AppContext) -> SilenceService:
+    from tiation.alerting.silence_service import SilenceService
+
+    return SilenceService(app.store(), app.clock)
 
 
 def _when(value: datetime | None) -> str:
@@ -75,20 +87,38 @@ def list_(app: AppContext, show_all: bool, limit: int, json_mode: bool) -> None:
 @click.pass_obj
 def show(app: AppContext, incident_id: str, json_mode: bool) -> None:
     """One incident: its alerts, timeline, escalation steps and notifications."""
-    from tiation.alerting.pipeline import step_label
-
     out = Output(json_mode=json_mode)
     with app.store().alerts_read("show an incident") as tx:
         incident = tx.get_incident(incident_id)
         if incident is None:
             raise UsageError(f"no incident {incident_id!r} (see: tiation alerts list --all)")
-        alerts_ = tx.alerts_of(incident.id)
-        timeline = tx.timeline(incident.id)
-        steps = tx.steps_of(incident.id)
-        sent = tx.list_outbox(incident_id=incident.id)
-    out.data(
-        {
-            **incident.to_dict(),
+        view = _IncidentView(
+            incident,
+            tx.alerts_of(incident.id),
+            tx.timeline(incident.id),
+            tx.steps_of(incident.id),
+            tx.list_outbox(incident_id=incident.id),
+        )
+    out.data(view.document())
+    view.print(out)
+
+
+@dataclass(frozen=True)
+class _IncidentView:
+    """What `alerts show` prints of one incident, as JSON or as tables."""
+
+    incident: IncidentRow
+    alerts: list[AlertRow]
+    timeline: list[EventRow]
+    steps: list[StepRow]
+    sent: list[OutboxRow]
+
+    def document(self) -> dict[str, Any]:
+        """The `--json` form."""
+        from tiation.alerting.pipeline import step_label
+
+        return {
+            **self.incident.to_dict(),
             "alerts": [
                 {
                     "fingerprint": a.fingerprint,
@@ -97,11 +127,11 @@ def show(app: AppContext, incident_id: str, json_mode: bool) -> None:
                     "annotations": a.annotations,
                     "received": a.received,
                 }
-                for a in alerts_
+                for a in self.alerts
             ],
             "timeline": [
                 {"at": e.at, "stage": e.stage, "outcome": e.outcome, "reason": e.reason, "actor": e.actor}
-                for e in timeline
+                for e in self.timeline
             ],
             "steps": [
                 {
@@ -113,7 +143,7 @@ def show(app: AppContext, incident_id: str, json_mode: bool) -> None:
                     "state": s.state,
                     "fired_at": s.fired_at,
                 }
-                for s in steps
+                for s in self.steps
             ],
             "notifications": [
                 {
@@ -124,49 +154,59 @@ def show(app: AppContext, incident_id: str, json_mode: bool) -> None:
                     "last_error": o.last_error,
                     "to": (o.payload.get("recipient") or {}).get("name"),
                 }
-                for o in sent
+                for o in self.sent
             ],
         }
-    )
-    out.line(f"{incident.id}  {incident.title}  ({incident.state})")
-    out.line(f"opened {_when(incident.opened_at)} UTC; policy {incident.policy or '-'}")
-    if incident.deployment_id:
-        out.line(f"preceded by deploy {incident.deployment_id} (tiation why {incident.deployment_id})")
-    out.table(
-        ["fingerprint", "status", "received", "labels"],
-        [
-            [a.fingerprint, a.status, a.received, ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items()))]
-            for a in alerts_
-        ],
-        title="alerts",
-    )
-    out.table(
-        ["at (UTC)", "stage", "outcome", "reason"],
-        [[_when(e.at), e.stage, e.outcome, e.reason] for e in timeline],
-        title="timeline",
-    )
-    if steps:
+
+    def print(self, out: Output) -> None:
+        """The human form: a header, then tables of alerts, timeline, escalation and notifications."""
+        from tiation.alerting.pipeline import step_label
+
+        incident = self.incident
+        out.line(f"{incident.id}  {incident.title}  ({incident.state})")
+        out.line(f"opened {_when(incident.opened_at)} UTC; policy {incident.policy or '-'}")
+        if incident.deployment_id:
+            out.line(f"preceded by deploy {incident.deployment_id} (tiation why {incident.deployment_id})")
         out.table(
-            ["step", "due (UTC)", "state"],
-            [[step_label(s.step, s.round), _when(s.due_at), s.state] for s in steps],
-            title="escalation",
-        )
-    if sent:
-        out.table(
-            ["notifier", "to", "event", "state", "attempts", "last error"],
+            ["fingerprint", "status", "received", "labels"],
             [
                 [
-                    o.notifier,
-                    (o.payload.get("recipient") or {}).get("name") or "(channel)",
-                    o.payload.get("event"),
-                    o.state,
-                    o.attempts,
-                    o.last_error or "",
+                    a.fingerprint,
+                    a.status,
+                    a.received,
+                    ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items())),
                 ]
-                for o in sent
+                for a in self.alerts
             ],
-            title="notifications",
+            title="alerts",
         )
+        out.table(
+            ["at (UTC)", "stage", "outcome", "reason"],
+            [[_when(e.at), e.stage, e.outcome, e.reason] for e in self.timeline],
+            title="timeline",
+        )
+        if self.steps:
+            out.table(
+                ["step", "due (UTC)", "state"],
+                [[step_label(s.step, s.round), _when(s.due_at), s.state] for s in self.steps],
+                title="escalation",
+            )
+        if self.sent:
+            out.table(
+                ["notifier", "to", "event", "state", "attempts", "last error"],
+                [
+                    [
+                        o.notifier,
+                        (o.payload.get("recipient") or {}).get("name") or "(channel)",
+                        o.payload.get("event"),
+                        o.state,
+                        o.attempts,
+                        o.last_error or "",
+                    ]
+                    for o in self.sent
+                ],
+                title="notifications",
+            )
 
 
 @alerts.command("ack")
@@ -204,13 +244,12 @@ def explain(app: AppContext, labels: tuple[str, ...], at_text: str | None, json_
     """What would happen to an alert with LABELS (NAME=VALUE …): route, silences, steps, who is paged."""
     from tiation.alerting.explain import explain as run_explain
     from tiation.alerting.pipeline import step_label
-    from tiation.alerting.service import schedule_resolver, stored_silences
+    from tiation.alerting.service import schedule_resolver
 
     out = Output(json_mode=json_mode)
     at = _time(app, at_text, "--at")
     platform, store = app.loaded().platform, app.store()
-    with store.alerts_read("read silences") as tx:
-        stored = stored_silences(tx, at)
+    stored = _silences(app).active_at(at)
     result = run_explain(
         platform.alerting, _labels(labels, "labels"), at, schedule_resolver(platform, store), stored
     )
@@ -245,17 +284,11 @@ def silence_add(
     json_mode: bool,
 ) -> None:
     """Silence alerts whose labels match MATCHERS (NAME=REGEX …)."""
-    import re
-
+    from tiation.alerting.silence_service import check_matchers
     from tiation.config.durations import parse_duration
 
     out = Output(json_mode=json_mode)
-    match = _labels(matchers, "matchers")
-    for name, pattern in match.items():
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise UsageError(f"matchers: {name}: not a regular expression: {exc}") from None
+    match = check_matchers(_labels(matchers, "matchers"))
     try:
         length = parse_duration(duration)
     except ValueError as exc:
@@ -263,20 +296,7 @@ def silence_add(
     if length.total_seconds() <= 0:
         raise UsageError("--for: a silence must last longer than 0s")
     start = _time(app, start_text, "--start")
-    store = app.store()
-    with store.alerts_write("add a silence") as tx:
-        silence_id = tx.add_silence(match, start, start + length, comment, app.who(), app.clock.now())
-    store.audit(
-        actor=app.who(),
-        action="alerts.silence.add",
-        details={
-            "id": silence_id,
-            "matchers": match,
-            "starts_at": start.isoformat(),
-            "ends_at": (start + length).isoformat(),
-            "comment": comment,
-        },
-    )
+    silence_id = _silences(app).add(match, start, length, comment, actor=app.who())
     out.data({"id": silence_id, "matchers": match, "starts_at": start, "ends_at": start + length})
     out.line(f"silence #{silence_id} until {_when(start + length)} UTC")
 
@@ -288,8 +308,7 @@ def silence_list(app: AppContext, json_mode: bool) -> None:
     """Silences added by hand, newest first."""
     out = Output(json_mode=json_mode)
     now = app.clock.now()
-    with app.store().alerts_read("list silences") as tx:
-        rows = tx.list_silences()
+    rows = _silences(app).rows()
     out.data(
         [
             {
@@ -326,10 +345,5 @@ def silence_list(app: AppContext, json_mode: bool) -> None:
 @click.pass_obj
 def silence_expire(app: AppContext, silence_id: int) -> None:
     """End a silence now."""
-    store = app.store()
-    with store.alerts_write("expire a silence") as tx:
-        ok = tx.expire_silence(silence_id, app.clock.now())
-    if not ok:
-        raise UsageError(f"no silence #{silence_id} in force (see: tiation alerts silence list)")
-    store.audit(actor=app.who(), action="alerts.silence.expire", details={"id": silence_id})
+    _silences(app).expire(silence_id, actor=app.who())
     Output().line(f"silence #{silence_id} expired")

@@ -1,4 +1,4 @@
-"""PostgreSQL source: `pg_dump` streamed through a pipe, its exit status checked at the end.
+"""PostgreSQL dumps: `pg_dump` streamed through a pipe, its exit status checked at the end.
 
 `open()` first connects with psycopg to learn the server's major version (and to turn an unreachable server, a
 failed authentication or a missing database into one clear line before anything streams), then starts the
@@ -111,10 +111,11 @@ def widen_pipe(fd: int) -> None:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
 
 
-class PostgresSource:
-    """A PostgreSQL database, dumped with `pg_dump` in custom (`-Fc -Z0`) or plain SQL format."""
+KIND = "postgres"
 
-    kind = "postgres"
+
+class PgDump:
+    """A PostgreSQL database, dumped with `pg_dump` in custom (`-Fc -Z0`) or plain SQL format."""
 
     def __init__(
         self,
@@ -131,7 +132,8 @@ class PostgresSource:
         self._pg_dump = pg_dump
         self._extra_args = list(extra_args)
 
-    def _params(self) -> dict[str, str]:
+    def params(self) -> dict[str, str]:
+        """The DSN's libpq parameters (the password, if any, is registered for redaction)."""
         dsn = self._dsn.reveal() if isinstance(self._dsn, SecretRef) else self._dsn
         params = parse_dsn(dsn)
         if params.get("password"):
@@ -172,7 +174,7 @@ class PostgresSource:
 
     def open(self) -> PostgresReader:
         """Check the server, then start pg_dump. Raises BackupError (one line) if it cannot be reached."""
-        params = self._params()
+        params = self.params()
         version_num, server_version, dbname = self._server_facts(params)
         server_major = version_num // 10000 if version_num >= 100000 else version_num // 100
         binary, _, dump_version = self._binary(server_major)
@@ -190,7 +192,7 @@ class PostgresSource:
             "host": params.get("host") or params.get("hostaddr") or "localhost",
             "port": int(params.get("port") or 5432),
         }
-        info = SourceInfo(kind=self.kind, format=fmt_name, details=details)
+        info = SourceInfo(kind=KIND, format=fmt_name, details=details)
         try:
             proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env

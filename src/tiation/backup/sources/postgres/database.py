@@ -1,8 +1,8 @@
-"""Restore a backup into a *new* database (never over the live one), check it, and optionally swap it in.
+"""PostgreSQL restores: into a NEW database (created here), checked, renamed into place, or dropped.
 
 The seed's `rollback-database.sh` scaled the whole fleet to zero and piped a dump over the live database.
-Here a restore always lands in a new SQLite file or a new PostgreSQL database; `--replace` renames the live one
-aside and the restored one into place only after the configured checks pass, and keeps the old one.
+Here a restore always lands in a new database; a swap renames the live one aside and the restored one into
+place only after the configured checks pass, and keeps the old one.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sqlite3
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from tiation.backup.sources.base import check_query, check_tables
 from tiation.config.backups import VerifyChecks
 from tiation.errors import BackupError
 from tiation.redact import redact
@@ -58,60 +58,6 @@ def _feed(argv: list[str], stream: Iterator[bytes], env: Mapping[str, str], what
     return written
 
 
-# -- SQLite -------------------------------------------------------------------------------------------------
-def restore_sqlite(stream: Iterator[bytes], dest: Path) -> int:
-    """Write the restored database to `dest` (which must not exist) via a temp file; returns bytes written."""
-    if dest.exists():
-        raise BackupError(f"{dest} already exists: restore into a new file (or use --replace)")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.restoring")
-    written = 0
-    try:
-        with tmp.open("wb") as fh:
-            for chunk in stream:
-                fh.write(chunk)
-                written += len(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return written
-
-
-def check_sqlite(path: Path, checks: VerifyChecks) -> list[str]:
-    """Run integrity_check and the configured checks on a restored SQLite file; BackupError on a failure."""
-    passed: list[str] = []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        result = conn.execute("PRAGMA integrity_check").fetchone()
-        if not result or result[0] != "ok":
-            raise BackupError(f"restored database {path.name} fails integrity_check: {result}")
-        passed.append("integrity_check ok")
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        passed.extend(_check_tables(tables, checks))
-        for query in checks.queries:
-            try:
-                row = conn.execute(query.sql).fetchone()
-            except sqlite3.Error as exc:
-                raise BackupError(f"check query failed: {query.sql!r}: {exc}") from None
-            passed.append(_check_query(query.sql, row, query.min_rows))
-    finally:
-        conn.close()
-    return passed
-
-
-def replace_sqlite(live: Path, restored: Path, suffix: str) -> Path:
-    """Move `live` aside (kept, renamed with `suffix`) and `restored` into its place; returns the old path."""
-    aside = live.with_name(f"{live.name}.replaced-{suffix}")
-    if live.exists():
-        live.replace(aside)
-    restored.replace(live)
-    return aside
-
-
-# -- PostgreSQL ---------------------------------------------------------------------------------------------
 def _pg_env(params: Mapping[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     if "password" in params:
@@ -145,7 +91,7 @@ def _ident(name: str) -> str:
     return '"' + name + '"'
 
 
-def restore_postgres(stream: Iterator[bytes], params: Mapping[str, str], new_db: str, fmt: str) -> int:
+def restore_database(stream: Iterator[bytes], params: Mapping[str, str], new_db: str, fmt: str) -> int:
     """Create database `new_db` and load the dump into it (pg_restore for custom format, psql for plain)."""
     _admin(params, f"CREATE DATABASE {_ident(new_db)}")
     target = _conninfo(params, new_db)
@@ -163,7 +109,7 @@ def restore_postgres(stream: Iterator[bytes], params: Mapping[str, str], new_db:
         raise
 
 
-def check_postgres(params: Mapping[str, str], db: str, checks: VerifyChecks) -> list[str]:
+def check_database(params: Mapping[str, str], db: str, checks: VerifyChecks) -> list[str]:
     """Run the configured checks against restored database `db`; BackupError on a failure."""
     import psycopg
 
@@ -174,19 +120,19 @@ def check_postgres(params: Mapping[str, str], db: str, checks: VerifyChecks) -> 
                 "SELECT table_name FROM information_schema.tables WHERE table_schema NOT IN "
                 "('pg_catalog', 'information_schema')"
             ).fetchall()
-            passed.extend(_check_tables({r[0] for r in rows}, checks))
+            passed.extend(check_tables({r[0] for r in rows}, checks))
             for query in checks.queries:
                 try:
                     row = conn.execute(query.sql.encode()).fetchone()  # the operator's own check SQL
                 except psycopg.Error as exc:
                     raise BackupError(f"check query failed: {query.sql!r}: {str(exc).strip()}") from None
-                passed.append(_check_query(query.sql, row, query.min_rows))
+                passed.append(check_query(query.sql, row, query.min_rows))
     except psycopg.OperationalError as exc:
         raise BackupError(redact(f"cannot check restored database {db}: {exc}")) from None
     return passed
 
 
-def replace_postgres(params: Mapping[str, str], live: str, restored: str, suffix: str) -> str:
+def replace_database(params: Mapping[str, str], live: str, restored: str, suffix: str) -> str:
     """Rename `live` aside (kept) and `restored` to `live`; returns the old database's new name."""
     aside = f"{live}_replaced_{suffix}"
     _admin(params, f"ALTER DATABASE {_ident(live)} RENAME TO {_ident(aside)}")
@@ -194,23 +140,6 @@ def replace_postgres(params: Mapping[str, str], live: str, restored: str, suffix
     return aside
 
 
-def drop_postgres(params: Mapping[str, str], db: str) -> None:
+def drop_database(params: Mapping[str, str], db: str) -> None:
     """Drop a scratch database."""
     _admin(params, f"DROP DATABASE IF EXISTS {_ident(db)}")
-
-
-# -- shared -------------------------------------------------------------------------------------------------
-def _check_tables(present: set[str], checks: VerifyChecks) -> list[str]:
-    missing = [t for t in checks.tables if t not in present]
-    if missing:
-        raise BackupError(f"restored database lacks table(s): {', '.join(missing)}")
-    return [f"table {t} present" for t in checks.tables]
-
-
-def _check_query(sql: str, row: object, min_rows: int) -> str:
-    value = row[0] if isinstance(row, tuple | list | sqlite3.Row) and len(row) else None
-    if row is None or (isinstance(value, int) and value < min_rows):
-        raise BackupError(
-            f"check {sql!r} returned {value if row is not None else 'no rows'}, expected >= {min_rows}"
-        )
-    return f"{sql!r} -> {value}"
