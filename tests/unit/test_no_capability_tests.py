@@ -15,8 +15,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).parents[2] / "src" / "tiation"
 FAKE_MODULE = SRC / "targets" / "fake.py"
 TARGET_KINDS = frozenset({"local", "fake", "kubernetes", "compose"})
@@ -128,11 +126,6 @@ def test_no_target_kind_strings_are_tested() -> None:
     assert found == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backup source kind chains (backup/recovery.py) are removed by the backup-sources branch; "
-    "drop this mark when it is merged",
-)
 def test_no_backup_source_kind_chains() -> None:
     found = [
         _where(path, node)
