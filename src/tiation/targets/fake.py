@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from tiation.clock import Clock
 from tiation.errors import TargetError
 from tiation.targets.base import (
-    Capabilities,
     Endpoint,
     EventKind,
     Instance,
@@ -21,8 +20,8 @@ from tiation.targets.base import (
     Release,
     Rollout,
     TargetEvent,
-    TargetProbing,
 )
+from tiation.targets.capabilities import Capabilities, TargetProbing
 
 
 @dataclass(frozen=True)

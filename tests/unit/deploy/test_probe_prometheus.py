@@ -19,7 +19,8 @@ from tiation.deploy.engine import make_prober
 from tiation.deploy.health import ProbeResult, run_probe
 from tiation.deploy.release import build_release
 from tiation.errors import ConfigError
-from tiation.targets.base import NO_CAPABILITIES, Capabilities, Endpoint, TargetProbing
+from tiation.targets.base import Endpoint
+from tiation.targets.capabilities import NO_CAPABILITIES, Capabilities, TargetProbing
 from tiation.targets.kubernetes import manifests
 from tiation.targets.probes import NATIVE_KINDS, EngineProbe, HttpProbe, Workload
 

@@ -16,7 +16,8 @@ from tiation.deploy.executor import target_problems
 from tiation.deploy.targets import make_target, register_target, unregister_target
 from tiation.errors import DeployError, TargetError
 from tiation.state import StateStore
-from tiation.targets.base import Capabilities, Release, TargetProbing
+from tiation.targets.base import Release
+from tiation.targets.capabilities import Capabilities, TargetProbing
 from tiation.targets.fake import FakeTarget
 
 PLATFORM = """\

@@ -18,17 +18,8 @@ from typing import Any
 
 from tiation.clock import Clock
 from tiation.errors import TargetError
-from tiation.targets.base import (
-    Capabilities,
-    Endpoint,
-    EventKind,
-    Instance,
-    Observed,
-    Release,
-    Rollout,
-    TargetEvent,
-    TargetProbing,
-)
+from tiation.targets.base import Endpoint, EventKind, Instance, Observed, Release, Rollout, TargetEvent
+from tiation.targets.capabilities import Capabilities, TargetProbing
 from tiation.targets.kubernetes import manifests as m
 from tiation.targets.kubernetes.client import REQUEST_TIMEOUT, KubeApi
 from tiation.targets.kubernetes.prechecks import precheck

@@ -16,7 +16,8 @@ from typing import Any
 
 from tiation.clock import Clock
 from tiation.errors import TargetError
-from tiation.targets.base import NO_CAPABILITIES, Capabilities, Endpoint, Instance, Observed, Rollout
+from tiation.targets.base import Endpoint, Instance, Observed, Rollout
+from tiation.targets.capabilities import NO_CAPABILITIES, Capabilities
 from tiation.targets.proxied.common import atomic_write_json, read_json
 from tiation.targets.proxied.control import ProxyControl
 from tiation.targets.proxied.instances import InstanceFiles, ServicePaths
