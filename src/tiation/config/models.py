@@ -20,7 +20,6 @@ from tiation.config.oncall import Oncall, Person
 from tiation.config.probes import CommandCheck as CommandCheck
 from tiation.config.probes import HttpCheck as HttpCheck
 from tiation.config.probes import Probe as Probe
-from tiation.config.probes import PrometheusCheck as PrometheusCheck
 from tiation.config.probes import TcpCheck as TcpCheck
 from tiation.config.server import Server
 from tiation.config.targets import LocalTargetSettings as LocalTargetSettings
