@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := postgresql age zstd prometheus prometheus-alertmanager docker.io docker-compose busybox-static
+DEB_PACKAGES := postgresql age zstd prometheus prometheus-alertmanager docker.io busybox-static
 
 .PHONY: demo test test-fast lint typecheck bench deps venv clean k8s-test-cluster
 

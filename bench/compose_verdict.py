@@ -2,7 +2,7 @@
 
 Goals (issue 5): verdict <= 20 s after the first failing container status; last-known-good serving <= 15 s
 after the verdict. Starts its own Docker engine (dockerd from Debian docker.io, as the tests do), builds the
-test images locally, and runs the real engine through `docker-compose` with real HTTP probes. Two cases:
+test images locally, and runs the real engine through the Docker Engine API with real HTTP probes. Two cases:
 
     warm  1.0.0 serves; 2.0.0 exits with code 3 at start. The last-known-good keeps serving (blue/green); a
           client requests the public port every 20 ms throughout and counts every failed request.
@@ -162,9 +162,9 @@ def run(docker: DockerEngine, root: Path, port: int, runs: int) -> int:
         client.stop_flag.set()
         target.stop("web")
         store.close()
-    print("compose target, real Docker engine via docker-compose v1; probe interval 0.25s, threshold 3")
+    print("compose target, real Docker engine via its HTTP API; probe interval 0.25s, threshold 3")
     for prefix, case in (("", "warm"), ("cold_", "cold")):
-        print(f"{case}: apply (docker-compose up):                 {summary(results[prefix + 'apply'])}")
+        print(f"{case}: apply (create + start container):         {summary(results[prefix + 'apply'])}")
         print(f"{case}: apply -> verdict:                          {summary(results[prefix + 'verdict'])}")
         print(f"{case}: container exit (die event) -> verdict:     {summary(results[prefix + 'die'])}")
         print(f"{case}: verdict -> last-known-good answering:      {summary(results[prefix + 'lkg'])}")

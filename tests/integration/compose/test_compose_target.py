@@ -118,6 +118,10 @@ def test_secret_and_config_reach_the_container_but_no_file_or_log(
     container = kit.engine.inspect(f"{kit.project}-web-{rollout.instance_id}")
     assert container is not None
     assert "MODE=a$b" in container["Config"]["Env"]
+    # created through the Engine API with the compose labels and the builder's healthcheck
+    assert container["Config"]["Labels"]["com.docker.compose.service"] == "web"
+    assert container["Config"]["Healthcheck"]["Test"][0] == "CMD-SHELL"
+    assert "/health" in container["Config"]["Healthcheck"]["Test"][1]
     [mount] = container["Mounts"]
     assert mount["Destination"] == "/tiation/config" and mount["RW"] is False
     for path in kit.tmp.rglob("*"):

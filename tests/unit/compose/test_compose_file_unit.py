@@ -14,9 +14,9 @@ from tiation.targets.compose.file import (
     compose_file,
     compose_project,
     cpus,
-    healthcheck,
     memory_bytes,
 )
+from tiation.targets.compose.service import compose_healthcheck, healthcheck_of
 
 INST = ComposeInstance("20260101t000000-ab12", "p-web-x", "p", "127.0.0.1", 41000, Path("/r/config"))
 
@@ -61,14 +61,17 @@ def test_service_shape_labels_mount_and_command() -> None:
 
 def test_healthcheck_from_the_first_probe() -> None:
     http = {"kind": "http", "path": "/health", "interval_s": 0.25, "timeout_s": 1, "failure_threshold": 4}
-    check = healthcheck(http, "127.0.0.1", 41000)
-    assert check is not None
+    probe = healthcheck_of(http, "127.0.0.1", 41000)
+    assert probe is not None
+    check = compose_healthcheck(probe)
     assert check["test"][0] == "CMD-SHELL" and "http://127.0.0.1:41000/health" in check["test"][1]
-    assert (check["interval"], check["timeout"], check["retries"]) == ("250ms", "1000ms", 4)
-    tcp = healthcheck({"kind": "tcp", "port": 9000}, "127.0.0.1", 41000)
-    assert tcp is not None and tcp["test"][1] == "nc -z 127.0.0.1 9000"
-    assert healthcheck({"kind": "command", "command": ["true"]}, "127.0.0.1", 41000) is None
-    assert healthcheck(None, "127.0.0.1", 41000) is None
+    assert (check["interval"], check["timeout"], check["retries"]) == ("250ms", "1s", 4)
+    tcp = healthcheck_of({"kind": "tcp", "port": 9000}, "127.0.0.1", 41000)
+    assert tcp is not None and tcp.test[1] == "nc -z 127.0.0.1 9000 || exit 1"
+    # A command probe runs on the deploying host: the instance's container gets no Docker healthcheck for it.
+    rel = release(workload={"probes": [{"kind": "command", "command": ["true"]}]})
+    assert "healthcheck" not in compose_file(rel, INST)[0]["services"]["web"]
+    assert "healthcheck" not in compose_file(release(), INST)[0]["services"]["web"]
 
 
 def test_resources_and_quantities() -> None:

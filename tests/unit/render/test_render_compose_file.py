@@ -1,4 +1,4 @@
-"""`render_compose`: compose files per environment, as data (the real `docker-compose config` is in integration)."""
+"""`render_compose`: compose files per environment, as data (schema and interpolation checks are in integration)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from ruamel.yaml import YAML
 
 from fixtures.kustomize import write_container_platform
 from tiation.config.loader import LoadedPlatform, load_platform
-from tiation.config.models import CommandCheck, HttpCheck, Probe, TcpCheck
-from tiation.render.compose import MARKER, healthcheck, memory, render_compose
+from tiation.config.models import CommandCheck, Health, HttpCheck, Probe, Service, TcpCheck
+from tiation.deploy.release import workload_of
+from tiation.render.compose import MARKER, memory, render_compose
+from tiation.targets.base import Release
+from tiation.targets.compose.service import LOOPBACK, compose_healthcheck, service_definition
 
 
 @pytest.fixture
@@ -28,6 +31,15 @@ def _render(loaded: LoadedPlatform) -> dict[str, str]:
 
 def _load(text: str) -> Any:
     return YAML(typ="safe").load(text)
+
+
+def healthcheck(probe: Probe, port: int) -> dict[str, Any]:
+    """The compose healthcheck `render compose` writes for a service whose first probe is `probe`."""
+    service = Service(port=port, image="app", health=Health(probes=[probe]))
+    release = Release("dev", "app", "1", (), port, image="app", workload=workload_of(service))
+    definition = service_definition(release, host=LOOPBACK, port=port, config_dir="/c", command_probes=True)
+    assert definition.healthcheck is not None
+    return compose_healthcheck(definition.healthcheck)
 
 
 def test_one_file_per_environment_and_the_config_files(loaded: LoadedPlatform) -> None:

@@ -1,34 +1,29 @@
-"""Talking to the Docker engine: its HTTP API over the unix socket (inspect, logs, images) and `docker-compose`.
+"""Talking to the Docker engine: its HTTP API over the unix socket (or plain tcp), with httpx.
 
-The engine API is read with httpx (already a dependency); containers are created and removed with Debian's
-`docker-compose` (v1), always as an argument list, with the engine's address in its environment. Every failure
-becomes a one-line TargetError that names the engine's address; secret values never appear in one (callers pass
-them only through the environment of `docker-compose`, and its output is redacted).
+Containers are created, started, stopped, removed, inspected, listed, and their logs and recorded events read,
+all through the Engine API; no client binary is run. Every failure becomes a one-line TargetError that names
+the engine's address. Secret values never appear in one: they travel only in a create request's Env, and an
+error the engine answers with (which may echo that request) is redacted, and scrubbed of the values the caller
+says the request carried.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
-import shutil
 import socket
-import subprocess
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from tiation.errors import TargetError
-from tiation.redact import redact
+from tiation.redact import MASK, redact
 
 if TYPE_CHECKING:
     import httpx
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
-COMPOSE_CANDIDATES = ("/usr/bin/docker-compose",)
 API_TIMEOUT = 10.0
-COMPOSE_TIMEOUT = 120.0
-_KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 
 
 def engine_address(docker_host: str | None) -> str:
@@ -36,32 +31,19 @@ def engine_address(docker_host: str | None) -> str:
     return docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
-def compose_binary() -> str:
-    """Debian's `docker-compose` (v1): /usr/bin first, else the first on PATH; TargetError if there is none."""
-    for candidate in COMPOSE_CANDIDATES:
-        if os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which("docker-compose")
-    if found is None:
-        raise TargetError("docker-compose is not installed (Debian package docker-compose)")
-    return found
-
-
-def last_line(text: str) -> str:
-    """The most telling line of docker-compose's output (its last `ERROR:` line, else its last line), redacted."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("ERROR:")]
-    meaningful = [line for line in lines if "variable is not set" not in line]
-    line = (errors or meaningful or lines or [""])[-1]
-    line = re.sub(r"^ERROR: (for \S+ +)?", "", line)
-    return redact(line)[:300]
+def scrub(text: str, values: Iterable[str]) -> str:
+    """`text` redacted, and with each of `values` masked even if it was never registered (or is short)."""
+    for value in sorted((v for v in values if v), key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return redact(text)
 
 
 class DockerEngine:
     """A small client of the engine's HTTP API (unix:// or plain tcp:// addresses)."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, *, transport: httpx.BaseTransport | None = None) -> None:
         self.address = address
+        self._transport = transport  # tests: an httpx.MockTransport instead of the socket
         self._client: httpx.Client | None = None
 
     def _http(self) -> httpx.Client:
@@ -69,7 +51,11 @@ class DockerEngine:
             import httpx
 
             parts = urlsplit(self.address)
-            if parts.scheme == "unix":
+            if self._transport is not None:
+                self._client = httpx.Client(
+                    transport=self._transport, base_url="http://docker", timeout=API_TIMEOUT
+                )
+            elif parts.scheme == "unix":
                 self._probe_socket(parts.path)
                 transport = httpx.HTTPTransport(uds=parts.path)
                 self._client = httpx.Client(
@@ -117,14 +103,14 @@ class DockerEngine:
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from None
 
-    def _api_error(self, response: httpx.Response, what: str) -> TargetError:
+    def _api_error(self, response: httpx.Response, what: str, hidden: Iterable[str] = ()) -> TargetError:
         try:
-            message = str(response.json().get("message", ""))
+            data = response.json()
+            message = str(data.get("message", "")) if isinstance(data, dict) else ""
         except ValueError:
             message = response.text.strip()
-        return TargetError(
-            f"Docker engine at {self.address}: {what}: {redact(message or str(response.status_code))}"
-        )
+        message = " ".join((message or str(response.status_code)).split())[:300]
+        return TargetError(f"Docker engine at {self.address}: {what}: {scrub(message, hidden)}")
 
     def ping(self) -> None:
         """TargetError unless the engine answers `/_ping`."""
@@ -153,8 +139,6 @@ class DockerEngine:
 
     def containers(self, labels: Mapping[str, str]) -> list[dict[str, Any]]:
         """Every container (running or not) carrying all of `labels`."""
-        import json
-
         filters = json.dumps({"label": [f"{k}={v}" for k, v in sorted(labels.items())]})
         response = self.request("GET", "/containers/json", params={"all": "1", "filters": filters})
         if response.status_code != 200:
@@ -165,8 +149,6 @@ class DockerEngine:
     def events(self, container: str, since: float, until: float) -> list[dict[str, Any]]:
         """The engine's recorded events of `container` between two Unix times (returns at once: `until` is
         not in the future)."""
-        import json
-
         filters = json.dumps({"container": [container], "type": ["container"]})
         params = {"since": f"{since:.9f}", "until": f"{until:.9f}", "filters": filters}
         response = self.request("GET", "/events", params=params)
@@ -193,6 +175,41 @@ class DockerEngine:
         text = demux(response.content).decode("utf-8", errors="replace")
         return text.splitlines()[-lines:] if lines > 0 else []
 
+    def create(self, name: str, body: Mapping[str, Any], *, hidden: Iterable[str] = ()) -> str:
+        """Create container `name` from an Engine API create body; its id. `hidden`: the secret values the
+        body carries, masked in any error (the engine may quote the request back)."""
+        response = self.request("POST", "/containers/create", params={"name": name}, json=dict(body))
+        if response.status_code != 201:
+            raise self._api_error(response, f"cannot create container {name}", hidden)
+        return str(response.json()["Id"])
+
+    def start(self, container: str) -> TargetError | None:
+        """Start a created container; the engine's refusal as an error (not raised: the container exists, and
+        `inspect` shows why it did not start), None if it started or was running."""
+        response = self.request("POST", f"/containers/{quote(container, safe='')}/start")
+        if response.status_code in (204, 304):
+            return None
+        return self._api_error(response, f"cannot start container {container}")
+
+    def stop(self, container: str, timeout: int) -> None:
+        """Stop a container: SIGTERM, then SIGKILL after `timeout` seconds. A missing or stopped one is fine."""
+        response = self.request(
+            "POST",
+            f"/containers/{quote(container, safe='')}/stop",
+            params={"t": str(timeout)},
+            timeout=timeout + API_TIMEOUT,
+        )
+        if response.status_code not in (204, 304, 404):
+            raise self._api_error(response, f"cannot stop container {container}")
+
+    def remove(self, container: str) -> None:
+        """Remove a container (killed if still running) and its anonymous volumes. A missing one is fine."""
+        response = self.request(
+            "DELETE", f"/containers/{quote(container, safe='')}", params={"force": "1", "v": "1"}
+        )
+        if response.status_code not in (204, 404):
+            raise self._api_error(response, f"cannot remove container {container}")
+
 
 def demux(raw: bytes) -> bytes:
     """The payload of the engine's multiplexed log stream (8-byte frame headers), or `raw` if not framed."""
@@ -204,58 +221,3 @@ def demux(raw: bytes) -> bytes:
         out += raw[pos + 8 : pos + 8 + size]
         pos += 8 + size
     return bytes(out)
-
-
-class ComposeCli:
-    """Runs `docker-compose -p PROJECT -f FILE ...` against one engine."""
-
-    def __init__(self, address: str, binary: str | None = None) -> None:
-        self.address = address
-        self._binary = binary
-
-    @property
-    def binary(self) -> str:
-        if self._binary is None:
-            self._binary = compose_binary()
-        return self._binary
-
-    def run(
-        self,
-        project: str,
-        file: Path,
-        args: list[str],
-        *,
-        secrets: Mapping[str, str] | None = None,
-        timeout: float = COMPOSE_TIMEOUT,
-    ) -> subprocess.CompletedProcess[str]:
-        """Run one compose command; `secrets` are extra variables for `${...}` in the file (never on disk)."""
-        env = {k: v for k, v in os.environ.items() if k in _KEEP_ENV}
-        env["DOCKER_HOST"] = self.address
-        env.update(secrets or {})
-        argv = [self.binary, "--ansi", "never", "-p", project, "-f", str(file), *args]
-        try:
-            return subprocess.run(
-                argv,
-                env=env,
-                cwd=str(file.parent),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise TargetError(
-                f"docker-compose {args[0]} for {project} took longer than {timeout:g}s"
-            ) from None
-        except OSError as exc:
-            raise TargetError(f"cannot run {self.binary}: {exc.strerror or exc}") from None
-
-    def check(self, project: str, file: Path, args: list[str], **kwargs: Any) -> None:
-        """Like `run`, but TargetError (one redacted line of its output) if it fails."""
-        done = self.run(project, file, args, **kwargs)
-        if done.returncode != 0:
-            raise TargetError(
-                f"docker-compose {args[0]} for {project} failed: {last_line(done.stderr or done.stdout)}"
-            )

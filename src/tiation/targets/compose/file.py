@@ -1,15 +1,16 @@
-"""The compose file of one container instance (pure): image, host network, env, config mount, healthcheck, labels.
+"""One container instance of the compose target, as data (pure): its definition, labels and compose file.
 
-Secret env values never enter the file: each becomes `${TIATION_SECRET_<n>}`, which `docker-compose` fills from
-its own process environment when it creates the container. Every other string is escaped (`$` → `$$`) so that
-compose's interpolation leaves it exactly as written.
+The container is created through the Engine API (`container.py`); the instance's compose file is the readable
+record of the same definition (image, host network, env, config mount, healthcheck, labels), which
+`docker compose -p <project> -f <file> up` would turn into the same container. Secret env values never enter
+the file: each is written `${TIATION_SECRET_<n>}`. Every other string is escaped (`$` → `$$`) so that compose's
+interpolation leaves it exactly as written.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,11 @@ from typing import Any
 from tiation.errors import TargetError
 from tiation.secrets import SecretRef
 from tiation.targets.base import Release
-from tiation.targets.proxied.spec import fill
+from tiation.targets.compose.service import ServiceDefinition, compose_service, escape, service_definition
 
 FILE_VERSION = "2.4"
 CONFIG_MOUNT = "/tiation/config"
+RESTART = "on-failure"  # restarts are counted (RestartCount) and a crash loop is reported
 SECRET_VAR = "TIATION_SECRET_{n}"  # noqa: S105 - a variable name, not a secret
 _PROJECT_CHARS = re.compile(r"[^-_a-z0-9]")
 _MEMORY_UNITS = {
@@ -51,17 +53,8 @@ class ComposeInstance:
 
 
 def compose_project(*parts: str) -> str:
-    """A compose project name as docker-compose v1 normalises it (lower case; `-`, `_`, letters, digits)."""
+    """A compose project name as compose normalises it (lower case; `-`, `_`, letters, digits)."""
     return _PROJECT_CHARS.sub("", "-".join(parts).lower())
-
-
-def escape(value: str) -> str:
-    """`value` protected from compose's `${VAR}` interpolation."""
-    return value.replace("$", "$$")
-
-
-def _duration(seconds: float) -> str:
-    return f"{max(round(seconds * 1000), 1)}ms"
 
 
 def cpus(quantity: str) -> float:
@@ -77,29 +70,8 @@ def memory_bytes(quantity: str) -> int:
     return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2) or ""])
 
 
-def healthcheck(probe: Mapping[str, Any] | None, host: str, port: int) -> dict[str, Any] | None:
-    """A Docker healthcheck from the release's first probe: http → wget/curl, tcp → nc; none for a command
-    probe (it runs on the deploying host, not in the container) or when there is no probe."""
-    if not probe:
-        return None
-    target_port = int(probe.get("port") or port)
-    if probe.get("kind") == "http":
-        url = shlex.quote(f"http://{host}:{target_port}{probe.get('path', '/')}")
-        test = f"wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url}"
-    elif probe.get("kind") == "tcp":
-        test = f"nc -z {shlex.quote(host)} {target_port}"
-    else:
-        return None
-    return {
-        "test": ["CMD-SHELL", escape(test)],
-        "interval": _duration(float(probe.get("interval_s", 1.0))),
-        "timeout": _duration(float(probe.get("timeout_s", 1.0))),
-        "retries": max(int(probe.get("failure_threshold", 3)), 1),
-        "start_period": _duration(float(probe.get("initial_delay_s", 0.0))),
-    }
-
-
-def _resources(resources: Mapping[str, Any]) -> dict[str, Any]:
+def compose_resources(resources: Mapping[str, Any]) -> dict[str, Any]:
+    """Resource limits in compose-file (2.4) keys: `cpus`, `mem_limit`, `mem_reservation` (bytes)."""
     out: dict[str, Any] = {}
     limits = resources.get("limits") or {}
     requests = resources.get("requests") or {}
@@ -124,42 +96,49 @@ def labels_of(release: Release, inst: ComposeInstance) -> dict[str, str]:
     }
 
 
-def compose_file(release: Release, inst: ComposeInstance) -> tuple[dict[str, Any], dict[str, SecretRef]]:
-    """The compose file of `inst`, and the secret references its `${TIATION_SECRET_<n>}` variables stand for."""
+def instance_definition(release: Release, inst: ComposeInstance) -> ServiceDefinition:
+    """The container of `inst`: on its own port, config at CONFIG_MOUNT; no Docker check for a command probe."""
     if not release.image:
         raise TargetError(f"release {release.service} {release.version} has no image (services.*.image)")
-    env: dict[str, str] = {}
+    return service_definition(
+        release, host=inst.host, port=inst.port, config_dir=CONFIG_MOUNT, command_probes=False
+    )
+
+
+def compose_file(release: Release, inst: ComposeInstance) -> tuple[dict[str, Any], dict[str, SecretRef]]:
+    """The compose file of `inst` (a record of its container), and the secret references its
+    `${TIATION_SECRET_<n>}` variables stand for."""
+    definition = instance_definition(release, inst)
+    labels = labels_of(release, inst)
     secrets: dict[str, SecretRef] = {}
-    for key, value in sorted(release.env.items()):
-        if isinstance(value, SecretRef):
-            var = SECRET_VAR.format(n=len(secrets))
-            secrets[var] = value
-            env[key] = "${" + var + "}"
-        else:
-            env[key] = escape(str(value))
-    env["PORT"] = str(inst.port)
-    env["TIATION_CONFIG_DIR"] = CONFIG_MOUNT
-    service: dict[str, Any] = {
-        "image": escape(release.image),
-        "container_name": inst.project,
-        "network_mode": "host",
-        "restart": "on-failure",
-        "environment": env,
-        "volumes": [
-            {"type": "bind", "source": str(inst.config_dir), "target": CONFIG_MOUNT, "read_only": True}
-        ],
-        "stop_grace_period": f"{max(math.ceil(release.stop_timeout), 1)}s",  # the engine takes whole seconds
-        "labels": {k: escape(v) for k, v in labels_of(release, inst).items()},
-    }
-    if release.command:
-        config_dir = Path(CONFIG_MOUNT)
-        service["command"] = [
-            escape(fill(arg, port=inst.port, host=inst.host, config_dir=config_dir))
-            for arg in release.command
-        ]
-    probes = release.workload.get("probes") or []
-    check = healthcheck(probes[0] if probes else None, inst.host, inst.port)
-    if check is not None:
-        service["healthcheck"] = check
-    service.update(_resources(release.workload.get("resources") or {}))
-    return {"version": FILE_VERSION, "services": {release.service: service}}, secrets
+
+    def variable(_name: str, ref: SecretRef) -> str:
+        var = SECRET_VAR.format(n=len(secrets))
+        secrets[var] = ref
+        return "${" + var + "}"
+
+    service = compose_service(definition, variable)
+    service.update(
+        {
+            "container_name": inst.project,
+            "network_mode": "host",
+            "restart": RESTART,
+            "volumes": [
+                {
+                    "type": "bind",
+                    "source": str(inst.config_dir),
+                    "target": definition.config_dir,
+                    "read_only": True,
+                }
+            ],
+            "stop_grace_period": f"{stop_seconds(definition.stop_timeout)}s",
+            "labels": {k: escape(v) for k, v in labels.items()},
+        }
+    )
+    service.update(compose_resources(definition.resources))
+    return {"version": FILE_VERSION, "services": {definition.service: service}}, secrets
+
+
+def stop_seconds(timeout: float) -> int:
+    """A stop timeout in the whole seconds the engine takes (at least 1)."""
+    return max(math.ceil(timeout), 1)

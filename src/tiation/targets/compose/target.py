@@ -3,8 +3,9 @@
 In the manner of Kamal: every candidate is its own small compose project (`<project>-<service>-<id>`, one
 container, host network) listening on a free port given as `$PORT`; the public port is served by the same
 detached TCP proxy as the local target (`local_proxy`), so promoting a candidate switches new connections to it
-without downtime, and aborting removes only the candidate. Containers are created and removed with Debian's
-`docker-compose` (v1); what happens to them is read from the engine's API (`compose_engine`).
+without downtime, and aborting removes only the candidate. Everything is done through the Docker Engine API
+(`engine.py`): the container is created from a body (`container.py`) made of the same definition as the
+instance's compose file (`file.py`, a readable record), started, inspected, stopped and removed.
 
 Layout under the root (`.tiation`):
     compose/<environment>/<service>/serving.json, proxy.json, proxy.pid
@@ -15,24 +16,25 @@ Layout under the root (`.tiation`):
 from __future__ import annotations
 
 import io
-import math
-from pathlib import Path
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tiation.clock import Clock
 from tiation.errors import TargetError
 from tiation.redact import redact
-from tiation.secrets import SecretRef
 from tiation.targets.base import Endpoint, Instance, Release, Rollout, TargetEvent
-from tiation.targets.compose.engine import (
-    ComposeCli,
-    DockerEngine,
-    compose_binary,
-    engine_address,
-    last_line,
-)
+from tiation.targets.compose.container import create_body
+from tiation.targets.compose.engine import DockerEngine, engine_address
 from tiation.targets.compose.events import ContainerCursor, container_events, container_state, docker_time
-from tiation.targets.compose.file import ComposeInstance, compose_file, compose_project
+from tiation.targets.compose.file import (
+    ComposeInstance,
+    compose_file,
+    compose_project,
+    instance_definition,
+    labels_of,
+    stop_seconds,
+)
 from tiation.targets.proxied.common import atomic_write_json, free_port, parse_time, read_json, tail_lines
 from tiation.targets.proxied.instances import InstanceFiles
 from tiation.targets.proxied.spec import config_paths, write_config
@@ -43,7 +45,7 @@ EVENTS_SLACK = 2.0  # seconds of overlap between two event queries (duplicates a
 
 
 class ComposeTarget(ProxiedTarget):
-    """Runs services as containers on a Docker engine (via docker-compose), behind a per-service TCP proxy."""
+    """Runs services as containers on a Docker engine (its HTTP API), behind a per-service TCP proxy."""
 
     kind = "compose"
     area = "compose"
@@ -63,7 +65,6 @@ class ComposeTarget(ProxiedTarget):
         self.project = compose_project(project)
         self.address = engine_address(docker_host)
         self.engine = DockerEngine(self.address)
-        self.compose = ComposeCli(self.address)
 
     # -- files ------------------------------------------------------------------------------------------------
     @staticmethod
@@ -79,9 +80,8 @@ class ComposeTarget(ProxiedTarget):
 
     # -- the protocol -----------------------------------------------------------------------------------------
     def check(self) -> None:
-        """Raise TargetError unless the root is writable, docker-compose is installed and the engine answers."""
+        """Raise TargetError unless the root is writable and the engine answers."""
         self._check_root()
-        compose_binary()
         self.engine.ping()
 
     def apply(self, release: Release) -> Rollout:
@@ -102,46 +102,63 @@ class ComposeTarget(ProxiedTarget):
             )
         previous = paths.serving_id()
         files = self._new_instance(paths)
-        port = free_port(self.host)
-        project = compose_project(self.project, release.service, files.id)
-        inst = ComposeInstance(files.id, project, self.project, self.host, port, files.config_dir)
-        document, refs = compose_file(release, inst)
+        inst = ComposeInstance(
+            files.id,
+            compose_project(self.project, release.service, files.id),
+            self.project,
+            self.host,
+            free_port(self.host),
+            files.config_dir,
+        )
+        record = self._prepare(release, inst, files, config)
+        self._create(release, inst, files, record)
+        return Rollout(release, files.id, Endpoint(self.host, inst.port), self.clock.now(), previous)
+
+    def _prepare(
+        self,
+        release: Release,
+        inst: ComposeInstance,
+        files: InstanceFiles,
+        config: Mapping[PurePosixPath, str],
+    ) -> dict[str, Any]:
+        """Write the instance's config files, compose file (the record of its container) and instance.json."""
+        document, _ = compose_file(release, inst)
         record = {
             "instance_id": files.id,
-            "project": project,
-            "container": project,
+            "project": inst.project,
+            "container": inst.project,
             "image": release.image,
             "version": release.version,
             "digest": release.digest,
             "created_at": self.clock.now().isoformat(),
             "host": self.host,
-            "port": port,
+            "port": inst.port,
             "public_port": release.port,
             "stop_timeout": release.stop_timeout,
-            "secret_vars": sorted(refs),
             "state": "created",
         }
         try:
             write_config(files, config)
-            self._compose_path(files).write_text(_yaml(document), encoding="utf-8")
+            self._compose_path(files).write_text(compose_yaml(document), encoding="utf-8")
             atomic_write_json(self._record_path(files), record)
         except OSError as exc:
             raise TargetError(f"cannot prepare instance {files.id}: {exc.strerror or exc}") from None
+        return record
+
+    def _create(
+        self, release: Release, inst: ComposeInstance, files: InstanceFiles, record: dict[str, Any]
+    ) -> None:
+        """Create and start the container (secret values only in the create request's Env)."""
+        definition = instance_definition(release, inst)
         try:
-            values = _reveal(refs)
+            values = {name: ref.reveal() for name, ref in definition.secret_refs.items()}
+            body = create_body(definition, inst, labels_of(release, inst), values)
+            self.engine.create(inst.project, body, hidden=values.values())
         except BaseException:
             self._mark_removed(files, record)
             raise
-        done = self.compose.run(
-            project, self._compose_path(files), ["up", "-d", "--no-build"], secrets=values
-        )
-        if done.returncode != 0 and self.engine.inspect(project) is None:
-            self._mark_removed(files, record)
-            raise TargetError(
-                f"docker-compose up for {project} failed: {last_line(done.stderr or done.stdout)}"
-            )
-        # A container that was created but could not start is reported by `events` (State.Error).
-        return Rollout(release, files.id, Endpoint(self.host, port), self.clock.now(), previous)
+        # A container that was created but could not start is reported by `events` (State.Error), as before.
+        self.engine.start(inst.project)
 
     def events(self, rollout: Rollout) -> list[TargetEvent]:
         """Events of the candidate's container since the previous call (one `inspect`; never blocks)."""
@@ -182,7 +199,7 @@ class ComposeTarget(ProxiedTarget):
         paths.serving.unlink(missing_ok=True)
         labels = {"tiation.project": self.project, "tiation.environment": self.environment}
         for stray in self.engine.containers({**labels, "tiation.service": service}):
-            self.engine.request("DELETE", f"/containers/{stray['Id']}", params={"force": "1"})
+            self.engine.remove(str(stray["Id"]))
 
     def logs(self, service: str, *, instance_id: str | None = None, lines: int = 50) -> list[str]:
         """The last `lines` output lines of `instance_id`, else the serving, else the newest instance."""
@@ -226,21 +243,18 @@ class ComposeTarget(ProxiedTarget):
             atomic_write_json(self._record_path(files), record)
 
     def _retire(self, files: InstanceFiles) -> None:
-        """Save the container's last output to the instance log, then `docker-compose down` it."""
+        """Save the container's last output to the instance log, then stop and remove the container."""
         record = self._record(files)
         if record.get("state") != "created":
             return
-        container, project = str(record["container"]), str(record["project"])
+        container = str(record["container"])
         output = self.engine.logs(container, SAVED_LOG_LINES)
         if output is not None:
             files.log.parent.mkdir(parents=True, exist_ok=True)
             files.log.write_text("".join(redact(line) + "\n" for line in output), encoding="utf-8")
-        if self.engine.inspect(container) is not None:
-            timeout = str(max(math.ceil(float(record.get("stop_timeout", 10.0))), 1))
-            blanks = dict.fromkeys(record.get("secret_vars", []), "")  # `down` needs no secret, only names
-            self.compose.check(
-                project, self._compose_path(files), ["down", "--timeout", timeout], secrets=blanks
-            )
+        if self.engine.inspect(container) is not None:  # as `docker compose down`: stop in time, then remove
+            self.engine.stop(container, stop_seconds(float(record.get("stop_timeout", 10.0))))
+            self.engine.remove(container)
         self._mark_removed(files, record)
         self._cursors.pop(files.id, None)
 
@@ -248,12 +262,8 @@ class ComposeTarget(ProxiedTarget):
         return self._record(files).get("state") == "removed"
 
 
-def _reveal(refs: dict[str, SecretRef]) -> dict[str, str]:
-    """The secret values for docker-compose's environment (resolved now, registered for redaction)."""
-    return {var: ref.reveal() for var, ref in refs.items()}
-
-
-def _yaml(document: dict[str, Any]) -> str:
+def compose_yaml(document: dict[str, Any]) -> str:
+    """The instance's compose file as YAML text, with a header saying what it is."""
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)
@@ -261,10 +271,10 @@ def _yaml(document: dict[str, Any]) -> str:
     yaml.width = 4096  # no folded lines
     out = io.StringIO()
     out.write(
-        "# Written by tiation for one instance. Secret values are ${TIATION_SECRET_<n>}: docker-compose\n"
+        "# Written by tiation: the container it created for this instance through the Docker Engine API.\n"
     )
     out.write(
-        "# takes them from its environment when tiation starts the container; they are never on disk.\n"
+        "# Secret values are ${TIATION_SECRET_<n>}: they went to the engine in the request; never on disk.\n"
     )
     yaml.dump(document, out)
     return out.getvalue()
