@@ -21,6 +21,7 @@ from tiation.deploy.release import build_release
 from tiation.errors import ConfigError
 from tiation.targets.base import Endpoint
 from tiation.targets.capabilities import NO_CAPABILITIES, Capabilities, TargetProbing
+from tiation.targets.compose.service import service_definition
 from tiation.targets.kubernetes import manifests
 from tiation.targets.probes import NATIVE_KINDS, EngineProbe, HttpProbe, Workload
 
@@ -151,6 +152,15 @@ def test_the_platform_file_takes_a_prometheus_probe_and_the_release_carries_it(t
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
     bare = manifests.container(replace(release, workload=Workload(probes=(prom,), deadline_s=30.0)))
     assert "readinessProbe" not in bare and "livenessProbe" not in bare
+    # So does compose: the container's healthcheck comes from the http probe.
+    definition = service_definition(
+        release, host="127.0.0.1", port=8080, config_dir="/c", command_probes=True
+    )
+    assert definition.healthcheck is not None and "/health" in definition.healthcheck.test[1]
+    alone = replace(release, workload=Workload(probes=(prom,)))
+    assert (
+        service_definition(alone, host="h", port=1, config_dir="/c", command_probes=True).healthcheck is None
+    )
 
 
 def test_a_wrong_comparison_is_a_one_line_config_error(tmp_path: Path) -> None:
