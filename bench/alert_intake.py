@@ -37,6 +37,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from _serve import free_port, wait_ready
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 TOKEN = "bench-intake-token"
@@ -57,14 +59,6 @@ def serve_fake(port: int, digest: str, commit_delay: float) -> None:
     configure_logging(access_log=False)
     intake = {"generic": Intake.model_validate({"tokens_sha256": [digest], "max_body_bytes": 4 << 20})}
     serve(create_app(intake, RecordingIngestor(commit_delay=commit_delay, keep=False)), "127.0.0.1", port)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(args: argparse.Namespace, work: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -88,19 +82,8 @@ def start_server(args: argparse.Namespace, work: Path) -> tuple[subprocess.Popen
         argv = [sys.executable, __file__, "--serve-fake", str(port), digest, str(args.commit_delay)]
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=work, start_new_session=True)
     ready = "/-/ready" if args.target == "alertmanager" else "/healthz"
-    deadline = time.monotonic() + 60
-    import urllib.request
-
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{ready}", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc, port
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"server did not start; see {work / 'server.log'}")
-        time.sleep(0.1)
+    wait_ready(proc, f"http://127.0.0.1:{port}{ready}", work / "server.log")
+    return proc, port
 
 
 # --- the load generator ----------------------------------------------------------------------------------

@@ -53,7 +53,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -62,7 +61,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from alert_intake import ALERTMANAGER, Connection, CpuShare, free_port, quantile
+from _serve import free_port, wait_ready
+from alert_intake import ALERTMANAGER, Connection, CpuShare, quantile
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -203,20 +203,6 @@ class Receiver:
         return out
 
 
-def wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"server did not start; see {log}")
-        time.sleep(0.05)
-
-
 class TiationServer:
     """`tiation -f FILE serve` on a fixed port; remembers when each run started, was ready, was stopped."""
 
@@ -239,7 +225,7 @@ class TiationServer:
                 env=self.env,
                 start_new_session=True,
             )
-        wait_ready(self.port, "/healthz", self.proc, self.work / "server.log")
+        wait_ready(self.proc, f"http://127.0.0.1:{self.port}/healthz", self.work / "server.log")
         self.history.append({"spawned": spawned, "ready": time.time(), "pid": self.proc.pid})
 
     def stop(self) -> None:
@@ -268,7 +254,7 @@ def start_alertmanager(work: Path, receiver_port: int) -> tuple[subprocess.Popen
     ]
     with (work / "alertmanager.log").open("ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=work, start_new_session=True)
-    wait_ready(port, "/-/ready", proc, work / "alertmanager.log")
+    wait_ready(proc, f"http://127.0.0.1:{port}/-/ready", work / "alertmanager.log")
     return proc, port
 
 

@@ -128,7 +128,8 @@ def run(docker: DockerEngine, root: Path, port: int, runs: int) -> int:
 
     def record(prefix: str, outcome: Any) -> None:
         """apply and verdict times, the exit -> verdict time, then wait for the LKG: verdict -> answering."""
-        dep = store.get_deployment(outcome.deployment_id)
+        with store.read() as uow:
+            dep = uow.deployments.get(outcome.deployment_id)
         assert dep is not None
         evidence = dep.evidence
         verdict_wall = marks["apply_wall"] + evidence["apply_s"] + evidence["elapsed_s"]

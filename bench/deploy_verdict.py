@@ -118,7 +118,8 @@ def run_cases(engine: Engine, loaded: Any, store: StateStore, marks: dict[str, f
     for _ in range(max(1, runs // 4)):  # terminal-workflows 1.2.0: healthy, then exits after 1.5 s
         outcome = deploy(engine, "terminal-workflows", "1.2.0")
         assert outcome.verdict == "process exited with code 1", outcome
-        dep = store.get_deployment(outcome.deployment_id)
+        with store.read() as uow:
+            dep = uow.deployments.get(outcome.deployment_id)
         assert dep is not None
         exited = next(e for e in dep.evidence["events"] if e["kind"] == "exited")
         results["crash"].append(marks["failed_wall"] - datetime.fromisoformat(exited["at"]).timestamp())
@@ -128,7 +129,8 @@ def run_cases(engine: Engine, loaded: Any, store: StateStore, marks: dict[str, f
     for _ in range(max(1, runs // 4)):  # ai-agents 1.3.0: healthy, then /health 503 after 1 s
         outcome = deploy(engine, "ai-agents", "1.3.0")
         assert "failed 3 times in a row" in outcome.verdict, outcome
-        dep = store.get_deployment(outcome.deployment_id)
+        with store.read() as uow:
+            dep = uow.deployments.get(outcome.deployment_id)
         assert dep is not None
         [probe] = dep.evidence["probes"].values()
         fails = [r for r in probe if not r["ok"]][-threshold:]
@@ -139,7 +141,8 @@ def run_cases(engine: Engine, loaded: Any, store: StateStore, marks: dict[str, f
     for _ in range(max(1, runs // 8)):  # liberation-system 2.0.0: /health never 200
         outcome = deploy(engine, "liberation-system", "2.0.0")
         assert outcome.verdict.startswith("not healthy within"), outcome
-        dep = store.get_deployment(outcome.deployment_id)
+        with store.read() as uow:
+            dep = uow.deployments.get(outcome.deployment_id)
         assert dep is not None
         results["deadline"].append(dep.evidence["elapsed_s"] - deadline)
 

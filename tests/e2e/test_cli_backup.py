@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,6 +154,116 @@ def test_flipped_byte_is_caught_by_verify_restore_and_drill(bk: Bk) -> None:
     assert "no backup of app-db to drill" in no_good.stderr
 
 
+def test_altered_and_forged_manifests_are_caught(bk: Bk) -> None:
+    from tiation.backup.manifest import Manifest
+
+    backup_id = bk.json("backup", "run", "app-db")["backup_id"]
+    path = bk.root / "backups" / backup_id / "manifest.json"
+    original = path.read_bytes()
+    flipped = bytearray(original)
+    flipped[original.index(b'"recipients"') + 20] ^= 0x01
+    path.write_bytes(bytes(flipped))
+    failed = bk.tiation("backup", "verify", backup_id, expect=1)
+    assert "manifest.json was altered" in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+    # someone who can write storage recomputes the checksum: the catalog's copy and the seal still tell
+    manifest = Manifest.from_json(original, backup_id)
+    path.write_bytes(
+        manifest.model_copy(update={"finished_at": manifest.finished_at.replace(year=2030)}).to_json()
+    )
+    assert "differs from the catalog's copy" in bk.tiation("backup", "verify", backup_id, expect=1).stderr
+    refused = bk.tiation("backup", "restore", backup_id, expect=1)
+    assert "nothing was written to" in refused.stderr
+    assert not list(bk.root.glob("app.restored-*"))
+    bk.tiation("backup", "catalog", "rebuild", "app-db")  # the catalog now trusts the forged manifest
+    assert bk.json("backup", "verify", backup_id)["verified"] is True  # without the identity: cannot tell
+    drill = bk.json("backup", "drill", "app-db", expect=1)
+    assert drill["passed"] is False and "sealed inside the encrypted data" in drill["detail"]
+
+
+def test_prune_and_the_next_run_remove_objects_a_killed_run_left_without_manifest(bk: Bk) -> None:
+    def orphan() -> Path:
+        """A backup whose run died between storing the data and writing the manifest, two hours ago."""
+        backup_id = bk.json("backup", "run", "app-db")["backup_id"]
+        (bk.root / "backups" / backup_id / "manifest.json").unlink()
+        data = bk.root / "backups" / backup_id / "data.zst.age"
+        old = data.stat().st_mtime - 7200
+        os.utime(data, (old, old))
+        return data
+
+    young = bk.json("backup", "run", "app-db")["backup_id"]
+    (bk.root / "backups" / young / "manifest.json").unlink()  # within the grace: maybe a backup finishing now
+    first = orphan()  # (its run's start-up cleanup spared the young one)
+    key = f"{first.parent.name}/{first.name}"
+    dry = bk.json("backup", "prune", "app-db", "--dry-run")
+    assert dry["orphans"] == [key] and first.exists()
+    text = bk.tiation("backup", "prune", "app-db").stdout
+    assert f"removed {key}: no manifest (left by a killed run)" in text
+    assert not first.parent.exists() and (bk.root / "backups" / young / "data.zst.age").exists()
+    second = orphan()
+    done = bk.json("backup", "run", "app-db")
+    assert done["removed_orphans"] == [f"{second.parent.name}/{second.name}"] and not second.exists()
+
+
+class _ArchiveReader:
+    """A files-kind source reader that serves fixed tar bytes (what a hostile storage writer could store)."""
+
+    kind = "files"
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def open(self) -> _ArchiveReader:
+        return self
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(size)
+
+    def close(self) -> Any:
+        from tiation.backup.sources.base import SourceInfo
+
+        return SourceInfo(kind="files", format="tar")
+
+    def abort(self) -> None:
+        pass
+
+
+def test_a_malicious_files_backup_is_refused_and_leaves_nothing(bk: Bk) -> None:
+    from tiation.backup.pipeline import run_backup
+    from tiation.backup.stores.dir import DirStore
+    from tiation.clock import SystemClock
+
+    text = (bk.root / "tiation.yaml").read_text()
+    (bk.root / "tiation.yaml").write_text(
+        text + f"  site:\n    source: {{files: {{paths: [site]}}}}\n    storage: local\n"
+        f"    encryption: {{recipients: [{bk.recipient}], identity: file:key.txt}}\n"
+    )
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for name, kind, link in [("site", tarfile.DIRTYPE, ""), ("site/out", tarfile.SYMTYPE, "../..")]:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, link
+            tar.addfile(info)
+        info = tarfile.TarInfo("site/out/escaped.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"x\n"))
+    manifest = run_backup(
+        _ArchiveReader(archive.getvalue()),  # type: ignore[arg-type]
+        DirStore(bk.root / "backups"),
+        name="site",
+        recipients=[bk.recipient],
+        clock=SystemClock(),
+    )
+    bk.tiation("backup", "catalog", "rebuild", "site")
+    before = sorted(p.name for p in bk.root.iterdir())
+    target = bk.root / "restored" / "site"
+    refused = bk.tiation("backup", "restore", manifest.backup_id, "--to", str(target), expect=1)
+    assert "refused" in refused.stderr and "the partial restore into" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert not target.exists() and not list((bk.root / "restored").iterdir())
+    assert sorted(p.name for p in bk.root.iterdir() if p.name != "restored") == before
+    assert not (bk.root.parent / "escaped.txt").exists()
+
+
 def test_wrong_identity_and_bad_config_are_one_line(bk: Bk, tmp_path: Path) -> None:
     backup_id = bk.json("backup", "run", "app-db")["backup_id"]
     other = tmp_path / "other.txt"
@@ -289,3 +401,43 @@ def test_sigkill_of_a_running_backup_leaves_nothing_listed_or_orphaned(bk: Bk) -
         assert (out / "blobs" / f"blob{i}.bin").read_bytes() == (big / f"blob{i}.bin").read_bytes()
     refused = bk.tiation("backup", "restore", done["backup_id"], "--to", str(out), expect=1)
     assert "is not empty" in refused.stderr
+
+
+def test_a_killed_restore_is_recorded_reported_and_cleaned_up(bk: Bk) -> None:
+    import signal
+    import time
+
+    big = bk.root / "blobs"
+    big.mkdir()
+    for i in range(3):
+        (big / f"blob{i}.bin").write_bytes(os.urandom(48 * 1024 * 1024))
+    text = (bk.root / "tiation.yaml").read_text()
+    (bk.root / "tiation.yaml").write_text(
+        text + "  blobs:\n    source: {files: {paths: [blobs]}}\n    storage: local\n"
+    )
+    backup_id = bk.json("backup", "run", "blobs")["backup_id"]
+    target = bk.root / "restored"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tiation", "backup", "restore", backup_id, "--to", str(target)],
+        env=bk.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not any(p.is_file() for p in bk.root.glob(".restored.tiation-restoring-*/blobs/*")):
+        assert proc.poll() is None, "the restore finished before it could be killed"
+        assert time.monotonic() < deadline, "no staging directory appeared"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    staging = list(bk.root.glob(".restored.tiation-restoring-*"))
+    assert len(staging) == 1 and not target.exists()
+
+    cleaned = bk.json("backup", "restore", "--cleanup")["interrupted"]
+    assert len(cleaned) == 1 and f"restore of {backup_id} into {target}" in cleaned[0]
+    assert f"was interrupted: removed {staging[0]}" in cleaned[0]
+    assert not staging[0].exists() and not target.exists()
+    assert bk.tiation("backup", "restore", "--cleanup").stdout.strip() == "no interrupted restores"
+    restored = bk.json("backup", "restore", backup_id, "--to", str(target))  # and now it restores whole
+    assert restored["interrupted"] == [] and (target / "blobs" / "blob2.bin").stat().st_size == 48 << 20

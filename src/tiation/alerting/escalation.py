@@ -71,7 +71,8 @@ def fire_due(svc: Escalating, now: datetime | None = None, *, limit: int = 100) 
     now = now or svc.clock.now()
     fired = 0
     while True:
-        with svc.store.alerts_write("fire escalation steps") as tx:
+        with svc.store.write("fire escalation steps") as uow:
+            tx = uow.alerts
             due = tx.due_steps(now, limit)
             at = svc.clock.now()
             silences = stored_silences(tx, at) if due else []

@@ -78,8 +78,8 @@ def deliver(
     Returns the rows tried and when to look again (None: when woken). The outcomes are recorded in one
     transaction after the sends; a crash before that re-sends them (at least once, with idempotency keys).
     """
-    with store.alerts_read("read the outbox") as tx:
-        queue = tx.outbox_queue(notifier_name, limit)
+    with store.read("read the outbox") as uow:
+        queue = uow.alerts.outbox_queue(notifier_name, limit)
     tried: list[tuple[OutboxRow, Attempt, datetime]] = []
     retry_at: datetime | None = None
     for row in queue:
@@ -92,7 +92,8 @@ def deliver(
             retry_at = attempt.next_attempt_at
             break
     if tried:
-        with store.alerts_write("record deliveries") as tx:
+        with store.write("record deliveries") as uow:
+            tx = uow.alerts
             for row, attempt, done in tried:
                 tx.outbox_update(
                     row.id,

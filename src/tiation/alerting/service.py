@@ -100,7 +100,8 @@ class AlertService:
         now = self.clock.now()
         events = [e for group in groups for e in group]
         results: list[IngestResult] = []
-        with self.store.alerts_write("ingest alerts") as tx:
+        with self.store.write("ingest alerts") as uow:
+            tx = uow.alerts
             fps = [e.fingerprint for e in events]
             known = tx.alerts_by_fingerprint(fps)
             keys = [stages.group_key(e.labels, self.cfg.group_by) for e in events]
@@ -299,7 +300,8 @@ class AlertService:
 
     def acknowledge(self, incident_id: str, *, actor: str) -> IncidentRow:
         """Stop escalation: cancel pending steps; tell the notifiers that were paged."""
-        with self.store.alerts_write("acknowledge an incident") as tx:
+        with self.store.write("acknowledge an incident") as uow:
+            tx = uow.alerts
             incident = self._require(tx, incident_id)
             if incident.state != "triggered":
                 raise AlertError(
@@ -307,9 +309,9 @@ class AlertService:
                 )
             self._acknowledge(tx, incident.id, actor=actor, at=self.clock.now())
             result = tx.incidents_by_id([incident.id])[incident.id]
-        self.store.audit(
-            actor=actor, action="alerts.ack", details={"incident": result.id, "title": result.title}
-        )
+            uow.audit.record(
+                actor=actor, action="alerts.ack", details={"incident": result.id, "title": result.title}
+            )
         self.on_change()
         return result
 
@@ -335,15 +337,16 @@ class AlertService:
 
     def resolve(self, incident_id: str, *, actor: str) -> IncidentRow:
         """Close an incident by hand: cancel pending steps and tell the notifiers that were paged."""
-        with self.store.alerts_write("resolve an incident") as tx:
+        with self.store.write("resolve an incident") as uow:
+            tx = uow.alerts
             incident = self._require(tx, incident_id)
             if incident.state not in OPEN_STATES:
                 raise AlertError(f"incident {incident.id} is already resolved")
             self._close(tx, incident, actor=actor, at=self.clock.now(), why=f"resolved by {actor}")
             result = tx.incidents_by_id([incident.id])[incident.id]
-        self.store.audit(
-            actor=actor, action="alerts.resolve", details={"incident": result.id, "title": result.title}
-        )
+            uow.audit.record(
+                actor=actor, action="alerts.resolve", details={"incident": result.id, "title": result.title}
+            )
         self.on_change()
         return result
 
@@ -382,5 +385,6 @@ class AlertService:
 
     def next_due(self) -> datetime | None:
         """When the next pending escalation step is due."""
-        with self.store.alerts_read("read escalation steps") as tx:
+        with self.store.read("read escalation steps") as uow:
+            tx = uow.alerts
             return tx.next_due()

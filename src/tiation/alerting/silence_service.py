@@ -62,32 +62,31 @@ class SilenceService:
         if length <= timedelta(0):
             raise UsageError("a silence must last longer than 0s")
         end = start + length
-        with self.store.alerts_write("add a silence") as tx:
-            silence_id = tx.add_silence(match, start, end, comment, actor, self.clock.now())
-        details = {
-            "id": silence_id,
-            "matchers": match,
-            "starts_at": start.isoformat(),
-            "ends_at": end.isoformat(),
-            "comment": comment,
-        }
-        self.store.audit(actor=actor, action="alerts.silence.add", details=details)
+        with self.store.write("add a silence") as uow:
+            silence_id = uow.alerts.add_silence(match, start, end, comment, actor, self.clock.now())
+            details = {
+                "id": silence_id,
+                "matchers": match,
+                "starts_at": start.isoformat(),
+                "ends_at": end.isoformat(),
+                "comment": comment,
+            }
+            uow.audit.record(actor=actor, action="alerts.silence.add", details=details)
         return silence_id
 
     def expire(self, silence_id: int, *, actor: str) -> None:
         """End a silence now (audited); a UsageError when no such silence is in force."""
-        with self.store.alerts_write("expire a silence") as tx:
-            ok = tx.expire_silence(silence_id, self.clock.now())
-        if not ok:
-            raise UsageError(f"no silence #{silence_id} in force (see: tiation alerts silence list)")
-        self.store.audit(actor=actor, action="alerts.silence.expire", details={"id": silence_id})
+        with self.store.write("expire a silence") as uow:
+            if not uow.alerts.expire_silence(silence_id, self.clock.now()):
+                raise UsageError(f"no silence #{silence_id} in force (see: tiation alerts silence list)")
+            uow.audit.record(actor=actor, action="alerts.silence.expire", details={"id": silence_id})
 
     def rows(self) -> list[SilenceRow]:
         """Every stored silence, newest first."""
-        with self.store.alerts_read("list silences") as tx:
-            return tx.list_silences()
+        with self.store.read("list silences") as uow:
+            return uow.alerts.list_silences()
 
     def active_at(self, at: datetime) -> list[tuple[int, Silence]]:
         """The stored silences in force at `at`, as the pipeline applies them."""
-        with self.store.alerts_read("read silences") as tx:
-            return stored_silences(tx, at)
+        with self.store.read("read silences") as uow:
+            return stored_silences(uow.alerts, at)

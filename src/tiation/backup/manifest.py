@@ -3,10 +3,15 @@
 Layout in a store, per backup: `<backup_id>/data.zst.age` (or `data.zst` without recipients) and
 `<backup_id>/manifest.json`, written last: a backup exists (is listed) only once its manifest does.
 Backup ids sort by name, then time: `<name>-<UTC yyyymmddThhmmssZ>-<4 hex>`.
+
+Format 2 manifests are tamper-evident (see `tiation.backup.seal`): a self-checksum over the canonical fields,
+and for encrypted backups a seal that only an identity holder can check. Format 1 manifests (older releases)
+still verify and restore, reported as "unprotected (older format)".
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from datetime import UTC, datetime
@@ -16,10 +21,13 @@ from typing import Any, Literal
 import zstandard
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from tiation.backup import seal
 from tiation.backup.stores.base import Store
-from tiation.errors import BackupError
+from tiation.errors import BackupError, IntegrityError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+OLDER_FORMAT = 1  # no checksum, no seal: still readable
+CHECKSUM_FIELD = "manifest_sha256"
 MANIFEST_NAME = "manifest.json"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.]*(?:-[a-z0-9_.]+)*$", re.IGNORECASE)
 _ID = re.compile(r"^(?P<name>.+)-(?P<ts>\d{8}T\d{6}Z)-(?P<rand>[0-9a-f]{4})$")
@@ -81,6 +89,19 @@ class Manifest(_Frozen):
     compression: Compression
     encryption: Encryption
     tool_versions: dict[str, str]
+    seal: str | None = None
+    """HMAC-SHA256 of the other fields under the key sealed inside the encrypted data (format 2, encrypted)."""
+
+    @property
+    def protected(self) -> bool:
+        """False for older-format manifests, which carry no checksum (and no seal)."""
+        return self.format_version >= FORMAT_VERSION
+
+    def seal_fields(self) -> dict[str, Any]:
+        """The fields the seal covers: all but the seal itself (the checksum is never a model field)."""
+        fields = self.model_dump(mode="json")
+        del fields["seal"]
+        return fields
 
     @property
     def data_key(self) -> str:
@@ -93,25 +114,57 @@ class Manifest(_Frozen):
         return manifest_key(self.backup_id)
 
     def to_json(self) -> bytes:
-        """The manifest as it is stored (indented JSON, UTF-8)."""
-        return (self.model_dump_json(indent=2) + "\n").encode()
+        """The manifest as it is stored: indented JSON, UTF-8, ending with its self-checksum (format 2)."""
+        fields = self.model_dump(mode="json")
+        if self.protected:
+            fields[CHECKSUM_FIELD] = seal.checksum(fields)
+        return seal.render(fields)
 
     @classmethod
     def from_json(cls, data: bytes, backup_id: str) -> Manifest:
-        """Parse a stored manifest; raise BackupError if it is not one (or not for `backup_id`)."""
+        """Parse a stored manifest; raise BackupError if it is not one, was altered, or is not `backup_id`'s."""
+        fields = _checked_fields(data, backup_id)
         try:
-            manifest = cls.model_validate_json(data)
+            manifest = cls.model_validate(fields)
         except ValidationError as exc:
             raise BackupError(
                 f"backup {backup_id}: manifest.json is not a valid manifest ({exc.error_count()} errors)"
             ) from None
-        if manifest.format_version != FORMAT_VERSION:
-            raise BackupError(f"backup {backup_id}: unsupported manifest format {manifest.format_version}")
         if manifest.backup_id != backup_id:
             raise BackupError(
                 f"backup {backup_id}: manifest.json names another backup ({manifest.backup_id})"
             )
         return manifest
+
+
+def from_catalog(fields: dict[str, Any]) -> Manifest | None:
+    """The manifest as the catalog recorded it (what storage must still hold), or None if it is not one."""
+    try:
+        return Manifest.model_validate(fields)
+    except ValidationError:
+        return None
+
+
+def _checked_fields(data: bytes, backup_id: str) -> dict[str, Any]:
+    """The manifest's fields, once its checksum and canonical form hold (format 2) or it is format 1."""
+    altered = IntegrityError(f"backup {backup_id}: manifest.json was altered (its checksum does not match)")
+    try:
+        fields = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise altered from None
+    if not isinstance(fields, dict):
+        raise altered
+    version = fields.get("format_version")
+    if version == OLDER_FORMAT and CHECKSUM_FIELD not in fields and fields.get("seal") is None:
+        return fields
+    if version != FORMAT_VERSION:
+        raise BackupError(f"backup {backup_id}: unsupported manifest format {version!r}")
+    claimed = fields.pop(CHECKSUM_FIELD, None)
+    if not isinstance(claimed, str) or not seal.same(seal.checksum(fields), claimed):
+        raise altered
+    if seal.render({**fields, CHECKSUM_FIELD: claimed}) != data:  # e.g. "Z" -> "z", same value, other bytes
+        raise altered
+    return fields
 
 
 def check_name(name: str) -> None:

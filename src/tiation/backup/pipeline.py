@@ -20,6 +20,7 @@ from typing import Any, cast
 import pyrage  # type: ignore[import-untyped]
 import zstandard
 
+from tiation.backup import seal
 from tiation.backup.manifest import (
     Compression,
     Encryption,
@@ -121,8 +122,13 @@ def _read_ahead(reader: SourceReader, backup_id: str, clock: Clock) -> Iterator[
         thread.join(timeout=_JOIN_TIMEOUT_S)  # a producer stuck in read() ends when the source is aborted
 
 
-def _compressed(reader: SourceReader, backup_id: str, level: int, threads: int, m: _Meter) -> Iterator[bytes]:
-    """Read the source and yield zstd output; errors become BackupError naming the stage."""
+def _compressed(
+    reader: SourceReader, backup_id: str, level: int, threads: int, m: _Meter, head: bytes = b""
+) -> Iterator[bytes]:
+    """Read the source and yield zstd output (after `head`, the seal frame); errors become BackupError."""
+    if head:
+        m.compressed_bytes += len(head)
+        yield head
     params = zstandard.ZstdCompressionParameters.from_level(
         level, threads=threads, job_size=_ZSTD_JOB_SIZE if threads else 0, write_checksum=True
     )
@@ -213,6 +219,7 @@ class _Run:
     reader: SourceReader
     chunks: Generator[bytes, None, None] | None = None
     info: SourceInfo | None = None
+    seal_key: bytes | None = None  # encrypted backups only: sealed inside the envelope (see backup.seal)
 
     def close_source(self) -> None:
         """Wait for the source's producer and check its outcome (before the data object is committed)."""
@@ -226,7 +233,8 @@ class _Run:
     ) -> float:
         """Stream the source through zstd (and age) into the store; return the seconds the store itself took."""
         m, clock, backup_id = self.m, self.m.clock, self.backup_id
-        upstream = _compressed(self.reader, backup_id, level, threads, m)
+        head = seal.header(self.seal_key) if self.seal_key else b""
+        upstream = _compressed(self.reader, backup_id, level, threads, m, head)
         if recipients:
             upstream = _encrypted(upstream, backup_id, recipients, m)
         # The source is closed (and its exit status checked) before put_stream commits the object.
@@ -282,14 +290,22 @@ def run_backup(
     except Exception as exc:
         raise stage_error(backup_id, "source open", exc) from exc
     run = _Run(backup_id, store, f"{backup_id}/{data_object_name(bool(parsed))}", m, reader)
+    run.seal_key = seal.new_key() if parsed else None
     try:
         store_seconds = run.put_data([r for r, _ in parsed], level, threads, progress)
         timings = _timings(m, store_seconds, clock.monotonic() - t_start)
         manifest = _manifest(
             run, name, started_at, timings, Compression(level=level, threads=threads), parsed
         )
+        if run.seal_key:
+            manifest = manifest.model_copy(
+                update={"seal": seal.seal_of(manifest.seal_fields(), run.seal_key)}
+            )
         try:
             store.put_stream(manifest_key(backup_id), [manifest.to_json()])
+            if store.stat(run.data_key) is None:  # a concurrent cleanup took it for an orphan
+                store.delete(manifest_key(backup_id))
+                raise BackupError(f"{run.data_key} vanished before its manifest was written")
         except BackupError as exc:
             raise stage_error(backup_id, "manifest", exc) from exc
         return manifest

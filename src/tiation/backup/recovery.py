@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tiation.backup.manifest import from_catalog
 from tiation.backup.service import BackupService
 from tiation.backup.sources.base import Source
 from tiation.backup.stores.base import Store
@@ -25,6 +28,8 @@ class RestoreResult:
     checks: tuple[str, ...]
     phases: dict[str, float] = field(default_factory=dict)
     replaced: str | None = None  # where the previous live database was moved (with --replace)
+    manifest: str = ""  # how the manifest was protected, e.g. "unprotected (older format)"
+    interrupted: tuple[str, ...] = ()  # earlier restores found interrupted (and cleaned up) before this one
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +40,8 @@ class RestoreResult:
             "checks": list(self.checks),
             "phases": self.phases,
             "replaced": self.replaced,
+            "manifest": self.manifest,
+            "interrupted": list(self.interrupted),
         }
 
 
@@ -108,13 +115,36 @@ def restore(
     identities: list[str],
     progress: Progress | None = None,
 ) -> RestoreResult:
-    """Restore into a new database/file/directory, run the checks, and with `replace` swap it in."""
+    """Restore into a new database/file/directory, run the checks, and with `replace` swap it in.
+
+    The restore is recorded as it starts; interrupted earlier ones are cleaned up first (`restores.reap`).
+    """
+    from tiation.backup import restores
+
     row = service.get(backup_id)
+    cleaned = tuple(restores.reap(service))
     suffix = service.clock.now().strftime("%Y%m%d%H%M%S")
-    result = _restore_into(service, row, to=to, suffix=suffix, identities=identities, progress=progress)
-    if replace:
-        result = _swap(service, row, result, suffix)
-    service.state.audit(actor=service.actor, action="backup.restore", details=result.to_dict())
+    target = _source_of(service, row).restore_target(to, suffix)
+    token = restores.begin(service, row.id, row.name, target)
+    try:
+        result = _restore_into(
+            service, row, to=target, suffix=suffix, identities=identities, progress=progress
+        )
+        if replace:
+            result = _swap(service, row, result, suffix)
+    except BaseException as exc:
+        error = exc.message if isinstance(exc, BackupError) else type(exc).__name__
+        # the restore's own error is what the caller must see
+        with contextlib.suppress(Exception), service.state.write("record a failed restore") as uow:
+            uow.audit.record(
+                actor=service.actor, action=restores.FAILED, details={"restore": token, "error": error}
+            )
+        raise
+    result = RestoreResult(**{**result.__dict__, "interrupted": cleaned})
+    with service.state.write("record a restore") as uow:
+        uow.audit.record(
+            actor=service.actor, action=restores.DONE, details={**result.to_dict(), "restore": token}
+        )
     return result
 
 
@@ -141,10 +171,22 @@ def _restore_into(
         )
     store = _TimedStore(service.storage(row.storage))
     total = int(row.manifest.get("sizes", {}).get("source_bytes", 0))
-    timed = _Timed(restore_stream(store, row.id, keys), progress, total)
     target = source.restore_target(to, suffix)
+    try:  # the object's SHA-256, the catalog's copy and the seal are checked before the target is touched
+        stream = restore_stream(store, row.id, keys, expected=from_catalog(row.manifest))
+        first = next(stream, b"")
+    except BackupError as exc:
+        raise _noted(exc, f"nothing was written to {target}") from None
+    timed = _Timed(itertools.chain([first], stream), progress, total)
     t0 = time.monotonic()
-    restored = source.restore(iter(timed), target, row.manifest.get("source", {}))
+    try:
+        restored = source.restore(iter(timed), target, row.manifest.get("source", {}))
+    except BackupError as exc:
+        if not timed.done:
+            raise  # refused before reading (e.g. the target exists): nothing of ours to remove
+        raise _noted(exc, f"the partial restore into {target} was removed") from None
+    finally:
+        getattr(stream, "close", lambda: None)()  # stops the decryption thread if the restore stopped early
     t1 = time.monotonic()
     checks = [*restored.notes, *source.check(target, cfg.verify)]
     t2 = time.monotonic()
@@ -156,7 +198,26 @@ def _restore_into(
         "verify_s": round(t2 - t1, 3),
         "total_s": round(t2 - t0, 3),
     }
-    return RestoreResult(row.id, source.kind, target, restored.written, tuple(checks), phases)
+    return RestoreResult(
+        row.id, source.kind, target, restored.written, tuple(checks), phases, manifest=_manifest_note(row)
+    )
+
+
+def _noted(exc: BackupError, note: str) -> BackupError:
+    """`exc` (same class, hint and retryability) with `note` appended to its one line."""
+    return type(exc)(f"{exc.message}; {note}", hint=exc.hint, retryable=exc.retryable)
+
+
+def _manifest_note(row: BackupRow) -> str:
+    """How well the manifest is protected (said once the restore got through its checks)."""
+    manifest = from_catalog(row.manifest)
+    if manifest is None or not manifest.protected:
+        return "manifest unprotected (older format)"
+    return (
+        "manifest matches its sealed copy"
+        if manifest.seal
+        else "manifest checksum ok (not encrypted: no seal)"
+    )
 
 
 def _source_of(service: BackupService, row: BackupRow) -> Source:
@@ -190,16 +251,18 @@ def verify_by_restore(service: BackupService, backup_id: str, *, identities: lis
     try:
         result = _scratch_restore(service, row, identities, service.clock.now().strftime("%Y%m%d%H%M%S"))
     except BackupError as exc:
-        service.state.set_backup_verified(row.id, ok=False, detail=str(exc))
-        service.state.audit(
-            actor=service.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
-        )
+        with service.state.write("record a verify") as uow:
+            uow.backups.set_verified(row.id, ok=False, detail=str(exc))
+            uow.audit.record(
+                actor=service.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
+            )
         raise
-    detail = "restored into a scratch target; " + "; ".join(result.checks)
-    service.state.set_backup_verified(row.id, ok=True, detail=detail)
-    service.state.audit(
-        actor=service.actor, action="backup.verify.passed", details={"id": row.id, "restore": True}
-    )
+    detail = "restored into a scratch target; " + "; ".join([*result.checks, f"manifest {result.manifest}"])
+    with service.state.write("record a verify") as uow:
+        uow.backups.set_verified(row.id, ok=True, detail=detail)
+        uow.audit.record(
+            actor=service.actor, action="backup.verify.passed", details={"id": row.id, "restore": True}
+        )
     return result
 
 
@@ -208,7 +271,8 @@ def drill(
 ) -> tuple[DrillRow, RestoreResult | None]:
     """Restore the newest backup of `name` into a scratch target, check it, time it against the RTO objective."""
     cfg = service.backup_config(name)
-    candidates = [b for b in service.state.list_backups(name=name) if b.verified is not False]
+    with service.state.read("list backups") as uow:
+        candidates = [b for b in uow.backups.find(name=name) if b.verified is not False]
     if not candidates:
         raise BackupError(f"no backup of {name} to drill (none, or every one failed verify)")
     row = candidates[0]
@@ -227,16 +291,17 @@ def drill(
     if result is not None:
         within = "no objective" if objective_s is None else f"objective {objective_s:g}s"
         detail = f"restored {row.id} in {rto:.1f}s ({within}); " + "; ".join(result.checks)
-    drill_id = service.state.record_drill(
-        name=name,
-        backup_id=row.id,
-        started_at=started,
-        passed=ok,
-        rto_s=round(rto, 3),
-        objective_s=objective_s,
-        phases=result.phases if result else {},
-        detail=detail,
-    )
-    service.state.audit(actor=service.actor, action="backup.drill", details={"id": drill_id, "passed": ok})
-    drills = service.state.list_drills(name=name, limit=1)
+    with service.state.write("record a drill") as uow:
+        drill_id = uow.drills.record(
+            name=name,
+            backup_id=row.id,
+            started_at=started,
+            passed=ok,
+            rto_s=round(rto, 3),
+            objective_s=objective_s,
+            phases=result.phases if result else {},
+            detail=detail,
+        )
+        uow.audit.record(actor=service.actor, action="backup.drill", details={"id": drill_id, "passed": ok})
+        drills = uow.drills.recent(name=name, limit=1)
     return drills[0], result

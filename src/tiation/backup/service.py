@@ -6,11 +6,12 @@ Storage is the truth (a backup exists when its manifest does); the state store's
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tiation.backup.manifest import Manifest, manifest_key
+from tiation.backup.manifest import Manifest, from_catalog, manifest_key
 from tiation.backup.retention import BackupFacts, RetentionDecision, RetentionPolicy, decide_retention
 from tiation.backup.sources.base import Source
 from tiation.backup.stores.base import Store
@@ -20,7 +21,9 @@ from tiation.config.loader import LoadedPlatform
 from tiation.errors import BackupError, IntegrityError, UsageError
 
 if TYPE_CHECKING:
-    from tiation.state import BackupRow, StateStore
+    from tiation.state import BackupRow, StateStore, UnitOfWork
+
+_log = logging.getLogger(__name__)
 
 
 class BackupService:
@@ -43,6 +46,7 @@ class BackupService:
         self.actor = actor
         self.progress = progress
         self._stores: dict[str, Store] = {}
+        self.removed_orphans: list[str] = []  # what the last run's start-up cleanup removed
         self._state: StateStore | None = None
         self._opener: Callable[[], StateStore] | None = None
         self._state_lock = threading.Lock()
@@ -95,6 +99,7 @@ class BackupService:
                 region=s3.region,
                 access_key=s3.access_key,  # plain, or a SecretRef since load
                 secret_key=s3.secret_key,
+                abort_uploads_after=s3.abort_uploads_after,
             )
         self._stores[name] = store
         return store
@@ -117,9 +122,12 @@ class BackupService:
 
         def audit_start() -> None:  # on a thread: opening the store overlaps the backup's first seconds
             try:
-                self.state.audit(
-                    actor=self.actor, action="backup.start", details={"backup": name, "storage": cfg.storage}
-                )
+                with self.state.write("write the audit log") as uow:
+                    uow.audit.record(
+                        actor=self.actor,
+                        action="backup.start",
+                        details={"backup": name, "storage": cfg.storage},
+                    )
             except BaseException as exc:
                 started.append(exc)
 
@@ -127,6 +135,7 @@ class BackupService:
         opener.start()
         try:
             store.cleanup()  # partial writes of runs that were killed
+            self.removed_orphans = self.sweep_orphans(name)  # and objects whose manifest they never wrote
             manifest = run_backup(
                 self.source(name),
                 store,
@@ -138,37 +147,32 @@ class BackupService:
         except BackupError as exc:
             opener.join()
             if not started:
-                self.state.audit(
-                    actor=self.actor, action="backup.failed", details={"backup": name, "error": str(exc)}
-                )
+                with self.state.write("write the audit log") as uow:
+                    uow.audit.record(
+                        actor=self.actor, action="backup.failed", details={"backup": name, "error": str(exc)}
+                    )
             raise
         finally:
             opener.join()
         if started:  # the backup is complete in storage; `catalog rebuild` can index it once the store works
             raise started[0]
-        self._record(manifest, cfg.storage)
-        self.state.audit(
-            actor=self.actor,
-            action="backup.succeeded",
-            details={"backup": name, "id": manifest.backup_id, "stored_bytes": manifest.sizes.stored_bytes},
-        )
+        with self.state.write("record a backup") as uow:
+            _record(uow, manifest, cfg.storage)
+            uow.audit.record(
+                actor=self.actor,
+                action="backup.succeeded",
+                details={
+                    "backup": name,
+                    "id": manifest.backup_id,
+                    "stored_bytes": manifest.sizes.stored_bytes,
+                },
+            )
         return manifest
-
-    def _record(self, manifest: Manifest, storage: str) -> None:
-        self.state.record_backup(
-            backup_id=manifest.backup_id,
-            name=manifest.name,
-            storage=storage,
-            started_at=manifest.started_at,
-            finished_at=manifest.finished_at,
-            size=manifest.sizes.stored_bytes,
-            sha256=manifest.stored_sha256,
-            manifest=manifest.model_dump(mode="json"),
-        )
 
     def get(self, backup_id: str) -> BackupRow:
         """A catalogued backup by id or unique prefix, or a one-line UsageError."""
-        row = self.state.get_backup(backup_id)
+        with self.state.read("read a backup") as uow:
+            row = uow.backups.get(backup_id)
         if row is None:
             raise UsageError(
                 f"no backup {backup_id!r} in the catalog (try: tiation backup catalog rebuild NAME)"
@@ -181,24 +185,30 @@ class BackupService:
 
         row = self.get(backup_id)
         try:
-            verify_backup(self.storage(row.storage), row.id)
+            result = verify_backup(self.storage(row.storage), row.id, from_catalog(row.manifest))
         except IntegrityError as exc:
-            self.state.set_backup_verified(row.id, ok=False, detail=str(exc))
-            self.state.audit(
-                actor=self.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
-            )
+            with self.state.write("record a verify") as uow:
+                uow.backups.set_verified(row.id, ok=False, detail=str(exc))
+                uow.audit.record(
+                    actor=self.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
+                )
             raise
-        self.state.set_backup_verified(row.id, ok=True, detail="size and sha256 match the manifest")
-        self.state.audit(actor=self.actor, action="backup.verify.passed", details={"id": row.id})
+        detail = "size and sha256 match the manifest" + (
+            "" if result.protected else "; manifest unprotected (older format)"
+        )
+        with self.state.write("record a verify") as uow:
+            uow.backups.set_verified(row.id, ok=True, detail=detail)
+            uow.audit.record(actor=self.actor, action="backup.verify.passed", details={"id": row.id})
         return self.get(row.id)
 
     def pin(self, backup_id: str, *, pinned: bool = True) -> BackupRow:
         """Pin a backup (retention never deletes it) or unpin it."""
         row = self.get(backup_id)
-        self.state.set_backup_pinned(row.id, pinned)
-        self.state.audit(
-            actor=self.actor, action="backup.pin" if pinned else "backup.unpin", details={"id": row.id}
-        )
+        with self.state.write("pin a backup") as uow:
+            uow.backups.set_pinned(row.id, pinned)
+            uow.audit.record(
+                actor=self.actor, action="backup.pin" if pinned else "backup.unpin", details={"id": row.id}
+            )
         return self.get(row.id)
 
     def plan_prune(self, name: str, *, force: bool = False) -> RetentionDecision:
@@ -217,10 +227,9 @@ class BackupService:
             max_delete_share=r.max_delete_share,
             timezone=r.timezone,
         )
-        facts = [
-            BackupFacts(b.id, b.finished_at, b.verified, pinned=b.pinned, size=b.size)
-            for b in self.state.list_backups(name=name)
-        ]
+        with self.state.read("list backups") as uow:
+            rows = uow.backups.find(name=name)
+        facts = [BackupFacts(b.id, b.finished_at, b.verified, pinned=b.pinned, size=b.size) for b in rows]
         return decide_retention(facts, policy, now=self.clock.now(), force=force)
 
     def prune(self, name: str, *, force: bool = False) -> RetentionDecision:
@@ -231,9 +240,36 @@ class BackupService:
             store = self.storage(row.storage)
             store.delete(manifest_key(backup_id))
             store.delete(f"{backup_id}/{row.manifest.get('data_object', '')}")
-            self.state.forget_backup(backup_id)
-            self.state.audit(actor=self.actor, action="backup.delete", details={"id": backup_id, "why": why})
+            with self.state.write("forget a backup") as uow:
+                uow.backups.forget(backup_id)
+                uow.audit.record(
+                    actor=self.actor, action="backup.delete", details={"id": backup_id, "why": why}
+                )
         return decision
+
+    def sweep_orphans(self, name: str, *, dry_run: bool = False) -> list[str]:
+        """Remove (or with `dry_run` only list) objects of `name`'s backups that have no manifest and are older
+        than the storage's `orphan_grace`; each removal is audited and logged."""
+        from tiation.backup.orphans import find_orphans, remove_orphans
+
+        cfg = self.backup_config(name)
+        store = self.storage(cfg.storage)
+        grace = self.loaded.platform.storage[cfg.storage].orphan_grace
+        orphans = find_orphans(store, name=name, now=self.clock.now(), grace=grace)
+        if dry_run:
+            return [o.key for o in orphans]
+        removed = remove_orphans(store, orphans)
+        for key in removed:
+            _log.warning(
+                "storage %s: removed %s: no manifest (a killed run), older than %s", cfg.storage, key, grace
+            )
+            with self.state.write("record an orphan's removal") as uow:
+                uow.audit.record(
+                    actor=self.actor,
+                    action="backup.orphan.delete",
+                    details={"key": key, "storage": cfg.storage},
+                )
+        return removed
 
     def rebuild_catalog(self, name: str) -> dict[str, int]:
         """Recreate the catalog of backup `name` from the manifests in its storage alone."""
@@ -242,17 +278,32 @@ class BackupService:
         cfg = self.backup_config(name)
         found = [m for m in list_backups(self.storage(cfg.storage)) if m.name == name]
         ids = {m.backup_id for m in found}
-        for manifest in found:
-            self._record(manifest, cfg.storage)
-        gone = [b.id for b in self.state.list_backups(name=name) if b.id not in ids]
-        for backup_id in gone:
-            self.state.forget_backup(backup_id)
-        self.state.audit(
-            actor=self.actor,
-            action="backup.catalog.rebuild",
-            details={"backup": name, "found": len(found), "forgotten": len(gone)},
-        )
+        with self.state.write("rebuild the backup catalog") as uow:
+            for manifest in found:
+                _record(uow, manifest, cfg.storage)
+            gone = [b.id for b in uow.backups.find(name=name) if b.id not in ids]
+            for backup_id in gone:
+                uow.backups.forget(backup_id)
+            uow.audit.record(
+                actor=self.actor,
+                action="backup.catalog.rebuild",
+                details={"backup": name, "found": len(found), "forgotten": len(gone)},
+            )
         return {"found": len(found), "forgotten": len(gone)}
+
+
+def _record(uow: UnitOfWork, manifest: Manifest, storage: str) -> None:
+    """Index a backup whose manifest is in storage (inside the caller's unit of work)."""
+    uow.backups.record(
+        backup_id=manifest.backup_id,
+        name=manifest.name,
+        storage=storage,
+        started_at=manifest.started_at,
+        finished_at=manifest.finished_at,
+        size=manifest.sizes.stored_bytes,
+        sha256=manifest.stored_sha256,
+        manifest=manifest.model_dump(mode="json"),
+    )
 
 
 def describe(row: BackupRow) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tiation.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
-    from tiation.config.loader import LoadedPlatform
+    from tiation.config.platform_file import LoadedPlatform
     from tiation.deploy.engine import Engine
     from tiation.state import StateStore
 
@@ -38,9 +38,10 @@ class AppContext:
 
     def loaded(self) -> LoadedPlatform:
         if self._loaded is None:
-            from tiation.config.loader import find_platform_file, load_platform
+            from tiation.config.platform_file import find_platform_file
+            from tiation.config.snapshot import load_platform_cached
 
-            self._loaded = load_platform(find_platform_file(self.file))
+            self._loaded = load_platform_cached(find_platform_file(self.file))
             os.environ.setdefault("TIATION_FILE", str(self._loaded.path))
         return self._loaded
 
@@ -49,8 +50,8 @@ class AppContext:
         if self.state_url:
             return self.state_url
         loaded = self.loaded()
-        if loaded.platform.state.url is not None:
-            url = loaded.platform.state.url
+        if loaded.core.state.url is not None:
+            url = loaded.core.state.url
             return url.reveal() if hasattr(url, "reveal") else str(url)
         from tiation.state import default_state_url
 

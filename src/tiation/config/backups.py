@@ -18,7 +18,9 @@ _CRON_FIELD = re.compile(r"^[\d*,/\-A-Za-z?LW#]+$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, arbitrary_types_allowed=True, defer_build=True
+    )
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -37,10 +39,29 @@ def with_secret_base(model: _M, base: Path) -> _M:
 
 
 def _age_recipient(value: str) -> str:
-    if not _AGE_RECIPIENT.match(value):
+    """An age (`age1…`) or SSH (`ssh-ed25519 …`, `ssh-rsa …`) public key that pyrage can parse.
+
+    A regex alone let keys with a bad Bech32 checksum through, and the backup then failed at encryption setup.
+    """
+    import pyrage  # type: ignore[import-untyped]  # imported here: only files with backups pay for it
+
+    key = value.strip()
+    if key.startswith(("ssh-ed25519 ", "ssh-rsa ")):
+        try:
+            pyrage.ssh.Recipient.from_str(key)
+        except Exception:
+            raise ValueError(f"not a valid SSH public key {key[:20]!r}… (pyrage cannot parse it)") from None
+        return value
+    if not _AGE_RECIPIENT.match(key):
         raise ValueError(
             f"unknown recipient format {value[:12]!r}…: expected an age public key 'age1…' (62 chars)"
         )
+    try:
+        pyrage.x25519.Recipient.from_str(key)
+    except Exception:
+        raise ValueError(
+            f"not a valid age public key {key[:12]!r}…: its Bech32 checksum does not match (a typo?)"
+        ) from None
     return value
 
 
@@ -72,6 +93,9 @@ class S3Storage(_Strict):
     access_key: EnvValue | None = None
     secret_key: EnvValue | None = None
     """Plain, or a secret reference (`env:NAME` / `file:PATH`, a SecretRef once loaded)."""
+    abort_uploads_after: Duration = timedelta(hours=24)
+    """A backup's start-up cleanup aborts only multipart uploads initiated longer ago than this: others may be
+    another process's backup in flight (S3 cannot tell a dead uploader from a live one)."""
 
 
 class Storage(_Strict):
@@ -79,6 +103,9 @@ class Storage(_Strict):
 
     dir: DirStorage | None = None
     s3: S3Storage | None = None
+    orphan_grace: Duration = timedelta(hours=1)
+    """Cleanup and prune remove a backup's objects that have no manifest once they are older than this (a run
+    killed between storing the data and writing the manifest); younger ones may be a backup finishing now."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> Storage:

@@ -7,9 +7,7 @@ references (SecretRef), never values.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,61 +19,38 @@ from tiation.config import backups
 from tiation.config.checks import check_references
 from tiation.config.errors_map import translate
 from tiation.config.models import Platform, ServiceOverride, StateSettings
+from tiation.config.platform_file import (
+    DEFAULT_FILE,
+    ENV_VAR,
+    LoadedPlatform,
+    find_platform_file,
+    read_platform_bytes,
+)
 from tiation.config.positions import describe, to_plain
 from tiation.errors import ConfigError
 from tiation.secrets import SecretRef
 
-DEFAULT_FILE = "tiation.yaml"
-ENV_VAR = "TIATION_FILE"
-
-
-@dataclass(frozen=True)
-class LoadedPlatform:
-    """A validated platform file and where it was read from."""
-
-    path: Path
-    platform: Platform
-
-    @property
-    def root(self) -> Path:
-        """The directory of the platform file (resolved); relative paths in the file are relative to it."""
-        return self.path.resolve().parent
-
-
-def find_platform_file(
-    explicit: str | None, *, environ: Mapping[str, str] | None = None, cwd: Path | None = None
-) -> Path:
-    """The platform file to use: `explicit` (-f/--file), else `$TIATION_FILE`, else `./tiation.yaml`.
-
-    Relative paths are taken from `cwd` when given (else from the process's working directory, and returned
-    relative so that messages show them as written). Raises ConfigError naming the path tried if it is
-    missing.
-    """
-    env = os.environ if environ is None else environ
-    if explicit:
-        written, source = explicit, ""
-    elif env.get(ENV_VAR):
-        written, source = env[ENV_VAR], f" (from {ENV_VAR})"
-    else:
-        written, source = DEFAULT_FILE, ""
-    path = Path(written).expanduser()
-    if cwd is not None and not path.is_absolute():
-        path = cwd / path
-    if path.is_file():
-        return path
-    if path.is_dir():
-        raise ConfigError(f"platform file {str(path)!r}{source} is a directory, not a file")
-    if not explicit and not source:
-        raise ConfigError(
-            f"no platform file: {str(path)!r} does not exist", hint=f"use -f FILE or set {ENV_VAR}"
-        )
-    raise ConfigError(f"platform file {str(path)!r}{source} does not exist")
+__all__ = [
+    "DEFAULT_FILE",
+    "ENV_VAR",
+    "LoadedPlatform",
+    "find_platform_file",
+    "load_platform",
+    "load_platform_bytes",
+    "parse_yaml",
+    "with_secret_base",
+]
 
 
 def load_platform(path: Path) -> LoadedPlatform:
     """Read and validate the platform file at `path`. Raises ConfigError (one line) for every mistake."""
+    return load_platform_bytes(path, read_platform_bytes(path))
+
+
+def load_platform_bytes(path: Path, raw: bytes) -> LoadedPlatform:
+    """Validate `raw`, the content of the platform file at `path` (errors and secret paths name `path`)."""
     file = str(path)
-    tree = parse_yaml(_read(path), file)
+    tree = parse_yaml(_decode(raw, file), file)
     if tree is None:
         raise ConfigError("the platform file is empty", file=file, line=1, column=1)
     if not isinstance(tree, dict):
@@ -91,12 +66,7 @@ def load_platform(path: Path) -> LoadedPlatform:
     return LoadedPlatform(path=path, platform=with_secret_base(platform, root))
 
 
-def _read(path: Path) -> str:
-    file = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the platform file: {exc.strerror or exc}", file=file) from None
+def _decode(raw: bytes, file: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

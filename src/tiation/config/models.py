@@ -1,30 +1,32 @@
-"""The platform file (`tiation.yaml`) as strict pydantic models.
+"""The platform file (`tiation.yaml`) as strict pydantic models: its deploy core (`PlatformCore`: project,
+state, environments, services, objectives) here, the whole file (`Platform`) in `tiation.config.platform`.
 
 Unknown keys are rejected everywhere (`extra="forbid"`); cross-references (`depends_on`, overrides naming a
-service) are checked by `tiation.config.loader` so that each error can point at its line.
+service) are checked by `tiation.config.loader` so that each error can point at its line. The core does not
+import the other sections' models, so a command that reads only the core (`tiation status`, answered from the
+cached snapshot) does not build them. `Platform` is still importable from here.
 """
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from tiation.config.alerting import Alerting
-from tiation.config.backups import Backup, Storage
 from tiation.config.base import EnvValue, Name, Secret, Strict
 from tiation.config.durations import Duration
-from tiation.config.notifiers import Notifier
-from tiation.config.oncall import Oncall, Person
 from tiation.config.probes import CommandCheck as CommandCheck
 from tiation.config.probes import HttpCheck as HttpCheck
 from tiation.config.probes import Probe as Probe
 from tiation.config.probes import TcpCheck as TcpCheck
-from tiation.config.server import Server
 from tiation.config.targets import LocalTargetSettings as LocalTargetSettings
 from tiation.config.targets import Resources, TargetSettings
 from tiation.errors import UsageError
+
+if TYPE_CHECKING:
+    from tiation.config.platform import Platform as Platform
 
 
 class Project(Strict):
@@ -97,8 +99,8 @@ class StateSettings(Strict):
     """A state-store URL as a secret reference (it may hold a password); default SQLite beside the file."""
 
 
-class Platform(Strict):
-    """The whole platform file."""
+class PlatformCore(Strict):
+    """The sections of the platform file that deploys and `status` read; `Platform` adds the rest."""
 
     version: Literal[1] = 1
     project: Project
@@ -106,13 +108,6 @@ class Platform(Strict):
     environments: dict[Name, Environment] = Field(min_length=1)
     services: dict[Name, Service] = Field(min_length=1)
     objectives: Objectives = Field(default_factory=Objectives)
-    storage: dict[Name, Storage] = Field(default_factory=dict)
-    backups: dict[Name, Backup] = Field(default_factory=dict)
-    people: dict[Name, Person] = Field(default_factory=dict)
-    oncall: Oncall = Field(default_factory=Oncall)
-    notifiers: dict[Name, Notifier] = Field(default_factory=dict)
-    alerting: Alerting = Field(default_factory=Alerting)
-    server: Server = Field(default_factory=Server)
 
     def require_environment(self, name: str) -> Environment:
         """The named environment, or a one-line UsageError listing the known ones."""
@@ -145,4 +140,10 @@ class Platform(Strict):
         return base.model_copy(update=update)
 
 
-Environment.model_rebuild()
+def __getattr__(name: str) -> Any:
+    # `Platform` lives in `tiation.config.platform` (it needs every section's models; this module needs none of
+    # them); the name stays importable from here for existing code. A lazy alias, not a dependency: nothing
+    # here uses it, so the import is by name and `tiation.config.platform` alone depends on this module.
+    if name == "Platform":
+        return importlib.import_module("tiation.config.platform").Platform
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

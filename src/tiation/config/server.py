@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, field_validator
 
 from tiation.config.alerting import TokenHash
 from tiation.config.base import Name, Strict
@@ -18,6 +20,23 @@ class Server(Strict):
     api_tokens_sha256: dict[Name, TokenHash] = Field(default_factory=dict)
     """Who may use the management API (acknowledge, resolve, overrides, calendars): actor -> SHA-256 of their
     bearer token. The actor's name is what the audit log records."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses or CIDR networks of reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed
+    (the access log then shows the proxy's client). Default none: the headers are ignored from everyone, and
+    uvicorn's `FORWARDED_ALLOW_IPS` variable is not read."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        out = []
+        for item in value:
+            try:
+                out.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(
+                    "expected IP addresses or CIDR networks, e.g. 10.0.0.0/8 or 127.0.0.1"
+                ) from None
+        return out
 
     @property
     def base_url(self) -> str:

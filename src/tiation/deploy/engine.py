@@ -107,11 +107,10 @@ class Engine:
         facts: dict[str, ServiceFacts] = {}
         for release in releases:
             svc = release.service
-            row = self.store.get_release(environment, svc, digest=release.digest)
-            approvals = [
-                ApprovalFact(a.actor, a.digest, a.expires_at)
-                for a in self.store.approvals_for(environment, svc, release.digest)
-            ]
+            with self.store.read("read a release") as uow:
+                row = uow.releases.get(environment, svc, digest=release.digest)
+                stored = uow.approvals.for_release(environment, svc, release.digest)
+            approvals = [ApprovalFact(a.actor, a.digest, a.expires_at) for a in stored]
             if not approvals:
                 approvals = [
                     ApprovalFact(a.actor, a.digest, a.expires_at)
@@ -138,11 +137,11 @@ class Engine:
 
     def _approvals_for_version(self, release: Release) -> list[ApprovalRow]:
         """Approvals given for the same version under another release digest (the config changed since)."""
-        rows = self.store.list_releases(release.environment, release.service)
         out: list[ApprovalRow] = []
-        for row in rows:
-            if row.version == release.version and row.digest != release.digest:
-                out.extend(self.store.approvals_for(release.environment, release.service, row.digest))
+        with self.store.read("read approvals") as uow:
+            for row in uow.releases.of_service(release.environment, release.service):
+                if row.version == release.version and row.digest != release.digest:
+                    out.extend(uow.approvals.for_release(release.environment, release.service, row.digest))
         return out
 
     def _unhealthy_dependencies(
@@ -176,29 +175,30 @@ class Engine:
         self.loaded.platform.require_service(service)
         platform = self.loaded.platform
         release = build_release(platform, self.loaded.root, environment, service, version)
-        self.store.save_release(
-            environment=environment,
-            service=service,
-            version=version,
-            digest=release.digest,
-            spec=release.to_dict(),
-        )
         expires: datetime = self.clock.now() + platform.environments[environment].approval_ttl
-        row = self.store.add_approval(
-            environment=environment,
-            service=service,
-            version=version,
-            digest=release.digest,
-            actor=self.actor,
-            expires_at=expires,
-        )
-        self.store.audit(
-            actor=self.actor,
-            action="approval.add",
-            environment=environment,
-            service=service,
-            details={"version": version, "digest": release.digest, "expires_at": expires.isoformat()},
-        )
+        with self.store.write("record an approval") as uow:
+            uow.releases.save(
+                environment=environment,
+                service=service,
+                version=version,
+                digest=release.digest,
+                spec=release.to_dict(),
+            )
+            row = uow.approvals.add(
+                environment=environment,
+                service=service,
+                version=version,
+                digest=release.digest,
+                actor=self.actor,
+                expires_at=expires,
+            )
+            uow.audit.record(
+                actor=self.actor,
+                action="approval.add",
+                environment=environment,
+                service=service,
+                details={"version": version, "digest": release.digest, "expires_at": expires.isoformat()},
+            )
         return row
 
 

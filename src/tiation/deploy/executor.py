@@ -15,11 +15,12 @@ from typing import Any
 from tiation.clock import Clock
 from tiation.config.models import Health, Platform
 from tiation.deploy.plan import Plan
+from tiation.deploy.records import DeployRecords
 from tiation.deploy.verdict import Failed, Healthy, Pending, Verdict
 from tiation.deploy.verify import Observation, Prober, failure_evidence, verify
 from tiation.errors import DeployError, QuarantinedError, UsageError
 from tiation.state import Lease, ReleaseRow, StateStore
-from tiation.targets.base import Release, Rollout, Target
+from tiation.targets.base import Release, Target
 
 Report = Callable[[str, Mapping[str, Any]], None]
 
@@ -104,34 +105,57 @@ class Executor:
     def _with_lease(
         self, release: Release, reason: str, action: Callable[[Release, Lease], Outcome]
     ) -> Outcome:
-        lease = self.store.acquire_lease(
-            release.environment, release.service, owner=self.owner(), reason=reason, ttl=self.lease_ttl
-        )
-        self._audit("lock.acquire", release.environment, release.service, details={"reason": reason})
+        with self.store.write("acquire a lease") as uow:
+            lease = uow.leases.acquire(
+                release.environment, release.service, owner=self.owner(), reason=reason, ttl=self.lease_ttl
+            )
+            uow.audit.record(
+                actor=self.actor,
+                action="lock.acquire",
+                environment=release.environment,
+                service=release.service,
+                details={"reason": reason},
+            )
         try:
             self._recover_interrupted(release.environment, release.service)
             return action(release, lease)
         finally:
-            self.store.release_lease(lease)
-            self._audit("lock.release", release.environment, release.service)
+            with self.store.write("release a lease") as uow:
+                uow.leases.release(lease)
+                uow.audit.record(
+                    actor=self.actor,
+                    action="lock.release",
+                    environment=release.environment,
+                    service=release.service,
+                )
 
     def _recover_interrupted(self, environment: str, service: str) -> None:
         """Clean up after a deploy whose process died: we hold the lease, so nothing else is deploying this
         service — a deployment still `running` is dead, and a running instance that is not serving is its
         orphaned candidate."""
-        for dep in self.store.list_deployments(environment=environment, service=service, limit=20):
+        with self.store.read("list deployments") as uow:
+            recent = uow.deployments.recent(environment=environment, service=service, limit=20)
+        for dep in recent:
             if dep.status != "running":
                 continue
             why = "interrupted: the deploy process stopped before finishing and its lease expired"
-            self.store.finish_deployment(dep.id, status="aborted", verdict=why, evidence={})
-            self._audit(f"{dep.kind}.interrupted", environment, service, dep.id, {"version": dep.version})
+            with self.store.write("finish a deployment") as uow:
+                uow.deployments.finish(dep.id, status="aborted", verdict=why, evidence={})
+                uow.audit.record(
+                    actor=self.actor,
+                    action=f"{dep.kind}.interrupted",
+                    environment=environment,
+                    service=service,
+                    deployment_id=dep.id,
+                    details={"version": dep.version},
+                )
         observed = self.target.observe(service)
         serving_id = observed.serving.id if observed.serving else None
         for instance in observed.instances:
             if instance.id != serving_id and instance.state in ("running", "starting"):
                 self.target.discard(service, instance.id)
                 details = {"instance": instance.id, "version": instance.version}
-                self._audit("instance.discard", environment, service, details=details)
+                self._records.note(environment, service, "instance.discard", details)
 
     def _deploy_one(self, release: Release, lease: Lease) -> Outcome:
         dep_id, verdict, seen = self._run(release, lease, kind="deploy")
@@ -159,67 +183,24 @@ class Executor:
         self, release: Release, lease: Lease, *, kind: str, parent: str | None = None
     ) -> tuple[str, Healthy | Failed, Observation]:
         """Apply `release` as a candidate, verify it, then promote it or abort it. Returns the verdict."""
-        dep_id = self._start(release, kind, parent)
-        rollout, verdict, seen = self._apply_and_verify(release, lease, kind, dep_id)
-        if isinstance(verdict, Healthy):
-            self._keep(release, rollout, verdict, seen, kind, dep_id)
-        else:
-            self._reject(release, rollout, verdict, seen, kind, dep_id)
-        return dep_id, verdict, seen
-
-    def _audit(
-        self,
-        action: str,
-        environment: str,
-        service: str,
-        dep_id: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        """An audit event of this executor's actor."""
-        self.store.audit(
-            actor=self.actor,
-            action=action,
-            environment=environment,
-            service=service,
-            deployment_id=dep_id,
-            details=details,
-        )
-
-    def _start(self, release: Release, kind: str, parent: str | None) -> str:
-        """Record the release and a new deployment of it; returns the deployment's id."""
-        env, svc = release.environment, release.service
-        self.store.save_release(
-            environment=env,
-            service=svc,
-            version=release.version,
-            digest=release.digest,
-            spec=release.to_dict(),
-        )
-        dep_id = self.store.create_deployment(
-            environment=env,
-            service=svc,
-            version=release.version,
-            digest=release.digest,
-            actor=self.actor,
-            kind=kind,
-            parent_id=parent,
-        )
-        self._audit(f"{kind}.start", env, svc, dep_id, {"version": release.version, "digest": release.digest})
+        svc = release.service
+        dep_id = self._records.start(release, kind=kind, parent=parent)
         self.report(
             "apply", {"service": svc, "version": release.version, "kind": kind, "deployment_id": dep_id}
         )
-        return dep_id
-
-    def _apply_and_verify(
-        self, release: Release, lease: Lease, kind: str, dep_id: str
-    ) -> tuple[Rollout, Healthy | Failed, Observation]:
-        """Start the candidate and verify it; anything raised aborts the candidate and the deployment."""
         health = self._health(release)
         started = self.clock.monotonic()
         rollout = None
         try:
             rollout = self.target.apply(release)
             applied = self.clock.monotonic()
+            next_beat = [started + self.lease_ttl / 3]
+
+            def tick(verdict: Verdict, seen: Observation) -> None:
+                self._beat(lease, next_beat)
+                waiting = verdict.waiting_for if isinstance(verdict, Pending) else verdict.status
+                self.report("verify", {"service": svc, "elapsed": seen.elapsed, "waiting_for": waiting})
+
             verdict, seen = verify(
                 self.target,
                 rollout,
@@ -227,61 +208,48 @@ class Executor:
                 clock=self.clock,
                 prober=self.prober,
                 poll_interval=self.poll_interval,
-                on_tick=self._ticker(lease, release.service, started),
+                on_tick=tick,
             )
         except BaseException as exc:
             if rollout is not None:
                 self.target.abort(rollout)
             why = str(exc) or type(exc).__name__
-            self.store.finish_deployment(dep_id, status="aborted", verdict=why, evidence={"error": why})
-            self._audit(f"{kind}.aborted", release.environment, release.service, dep_id, {"error": why})
+            error = {"error": why}
+            self._records.finish(release, dep_id, f"{kind}.aborted", "aborted", why, error, error)
             raise
         seen.apply_s = applied - started
-        return rollout, verdict, seen
-
-    def _ticker(self, lease: Lease, service: str, started: float) -> Callable[[Verdict, Observation], None]:
-        """The verify loop's tick: heartbeat the lease every ttl/3, report progress."""
-        next_beat = [started + self.lease_ttl / 3]
-
-        def tick(verdict: Verdict, seen: Observation) -> None:
-            if self.clock.monotonic() >= next_beat[0]:
-                self.store.heartbeat(lease)
-                next_beat[0] = self.clock.monotonic() + self.lease_ttl / 3
-            waiting = verdict.waiting_for if isinstance(verdict, Pending) else verdict.status
-            self.report("verify", {"service": service, "elapsed": seen.elapsed, "waiting_for": waiting})
-
-        return tick
-
-    def _keep(
-        self, release: Release, rollout: Rollout, verdict: Healthy, seen: Observation, kind: str, dep_id: str
-    ) -> None:
-        """Promote a healthy candidate and record it."""
-        self.target.promote(rollout)
-        self.store.finish_deployment(
-            dep_id, status="succeeded", verdict=verdict.reason, evidence=seen.evidence()
-        )
-        self._audit(
-            f"{kind}.succeeded", release.environment, release.service, dep_id, {"verdict": verdict.reason}
-        )
-        self.report(
-            "kept", {"service": release.service, "version": release.version, "verdict": verdict.reason}
-        )
-
-    def _reject(
-        self, release: Release, rollout: Rollout, verdict: Failed, seen: Observation, kind: str, dep_id: str
-    ) -> None:
-        """Abort a failed candidate, quarantine its release, and record why with the evidence."""
-        env, svc = release.environment, release.service
+        if isinstance(verdict, Healthy):
+            self.target.promote(rollout)
+            details = {"verdict": verdict.reason}
+            self._records.finish(
+                release, dep_id, f"{kind}.succeeded", "succeeded", verdict.reason, seen.evidence(), details
+            )
+            self.report("kept", {"service": svc, "version": release.version, "verdict": verdict.reason})
+            return dep_id, verdict, seen
+        assert isinstance(verdict, Failed)
         log_tail = self.target.logs(svc, instance_id=rollout.instance_id, lines=20)
         self.target.abort(rollout)
-        self.store.quarantine(env, svc, release.digest, reason=verdict.reason)
         evidence = failure_evidence(verdict, seen, log_tail)
-        self.store.finish_deployment(dep_id, status="failed", verdict=verdict.reason, evidence=evidence)
-        self._audit(f"{kind}.failed", env, svc, dep_id, {"verdict": verdict.reason, "code": verdict.code})
+        details = {"verdict": verdict.reason, "code": verdict.code}
+        self._records.finish(
+            release, dep_id, f"{kind}.failed", "failed", verdict.reason, evidence, details, quarantine=True
+        )
         self.report(
             "failed",
             {"service": svc, "version": release.version, "verdict": verdict.reason, "elapsed": seen.elapsed},
         )
+        return dep_id, verdict, seen
+
+    @property
+    def _records(self) -> DeployRecords:
+        return DeployRecords(self.store, self.actor)
+
+    def _beat(self, lease: Lease, next_beat: list[float]) -> None:
+        """Heartbeat the lease once `next_beat` has come, and set the next one a third of its ttl later."""
+        if self.clock.monotonic() >= next_beat[0]:
+            with self.store.write("heartbeat a lease") as uow:
+                uow.leases.heartbeat(lease)
+            next_beat[0] = self.clock.monotonic() + self.lease_ttl / 3
 
     def _health(self, release: Release) -> Health:
         if release.service in self.platform.services:
@@ -291,16 +259,26 @@ class Executor:
     def _auto_rollback(self, failed: Release, lease: Lease, failed_id: str) -> Outcome | None:
         env, svc = failed.environment, failed.service
         t0 = self.clock.monotonic()
-        lkg = self.store.last_known_good(env, svc, exclude_digests={failed.digest})
+        with self.store.read("find the last known good release") as uow:
+            lkg = uow.releases.last_known_good(env, svc, exclude_digests={failed.digest})
         if lkg is None:
             self.report("no_lkg", {"service": svc})
-            self._audit(
-                "auto-rollback.none", env, svc, failed_id, {"reason": "no known-good release on record"}
-            )
+            details = {"reason": "no known-good release on record"}
+            self._records.note(env, svc, "auto-rollback.none", details, deployment_id=failed_id)
             return None
         serving = self.target.observe(svc).serving
         if serving is not None and serving.digest == lkg.digest and serving.state == "running":
-            return self._lkg_kept_serving(failed, lkg, serving.id, failed_id, t0)
+            why = f"last-known-good {lkg.version} kept serving; the candidate never received traffic"
+            dep_id = self._records.kept(lkg, failed_id, why, serving.id)
+            self.report("rolled_back", {"service": svc, "version": lkg.version, "verdict": why})
+            return Outcome(
+                svc,
+                "succeeded",
+                lkg.version,
+                dep_id,
+                why,
+                timings={"restore_s": round(self.clock.monotonic() - t0, 3)},
+            )
         release = Release.from_dict(lkg.spec)
         self.report("restore", {"service": svc, "version": lkg.version})
         dep_id, verdict, _ = self._run(release, lease, kind="auto-rollback", parent=failed_id)
@@ -316,48 +294,14 @@ class Executor:
             timings={"restore_s": round(self.clock.monotonic() - t0, 3)},
         )
 
-    def _lkg_kept_serving(
-        self, failed: Release, lkg: ReleaseRow, serving_id: str, failed_id: str, t0: float
-    ) -> Outcome:
-        """The auto-rollback when last-known-good never stopped serving: recorded, nothing to restore."""
-        svc = failed.service
-        dep_id = self.store.create_deployment(
-            environment=failed.environment,
-            service=svc,
-            version=lkg.version,
-            digest=lkg.digest,
-            actor=self.actor,
-            kind="auto-rollback",
-            parent_id=failed_id,
-        )
-        why = f"last-known-good {lkg.version} kept serving; the candidate never received traffic"
-        self.store.finish_deployment(
-            dep_id, status="succeeded", verdict=why, evidence={"serving_instance": serving_id}
-        )
-        self._audit(
-            "auto-rollback.succeeded",
-            failed.environment,
-            svc,
-            dep_id,
-            {"verdict": why, "version": lkg.version},
-        )
-        self.report("rolled_back", {"service": svc, "version": lkg.version, "verdict": why})
-        return Outcome(
-            svc,
-            "succeeded",
-            lkg.version,
-            dep_id,
-            why,
-            timings={"restore_s": round(self.clock.monotonic() - t0, 3)},
-        )
-
     # -- rollback ---------------------------------------------------------------------------------------------
     def rollback(self, environment: str, service: str, *, to_version: str | None, force: bool) -> Outcome:
         """Go back to `to_version`, or to the newest known-good release other than the one serving now."""
         serving = self.target.observe(service).serving
         row: ReleaseRow | None
         if to_version is not None:
-            row = self.store.get_release(environment, service, version=to_version)
+            with self.store.read("read a release") as uow:
+                row = uow.releases.get(environment, service, version=to_version)
             if row is None:
                 raise UsageError(f"no release of {service} {to_version} on record in {environment}")
             if row.quarantined and not force:
@@ -366,7 +310,8 @@ class Executor:
                 )
         else:
             exclude = {serving.digest} if serving is not None else set()
-            row = self.store.last_known_good(environment, service, exclude_digests=exclude)
+            with self.store.read("find the last known good release") as uow:
+                row = uow.releases.last_known_good(environment, service, exclude_digests=exclude)
             if row is None:
                 raise DeployError(
                     f"no earlier known-good release of {service} in {environment} to roll back to"

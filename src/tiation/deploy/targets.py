@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tiation.clock import Clock
-from tiation.config.loader import LoadedPlatform
+from tiation.config.platform_file import LoadedPlatform
 from tiation.errors import TargetError
 from tiation.targets.base import Target
 
@@ -26,14 +26,14 @@ _registered: dict[str, TargetMaker] = {}
 def _local(loaded: LoadedPlatform, environment: str, clock: Clock) -> Target:
     from tiation.targets.local.target import LocalTarget
 
-    host = loaded.platform.environments[environment].local.host
+    host = loaded.core.environments[environment].local.host
     return LocalTarget(loaded.root / ".tiation", environment, host=host, clock=clock)
 
 
 def _kubernetes(loaded: LoadedPlatform, environment: str, clock: Clock) -> Target:
     from tiation.targets.kubernetes.target import KubernetesTarget
 
-    settings = loaded.platform.environments[environment].kubernetes
+    settings = loaded.core.environments[environment].kubernetes
     kubeconfig = str(loaded.root / settings.kubeconfig) if settings.kubeconfig else None
     deadline = settings.progress_deadline
     return KubernetesTarget(
@@ -49,8 +49,8 @@ def _kubernetes(loaded: LoadedPlatform, environment: str, clock: Clock) -> Targe
 def _compose(loaded: LoadedPlatform, environment: str, clock: Clock) -> Target:
     from tiation.targets.compose.target import ComposeTarget
 
-    settings = loaded.platform.environments[environment].compose
-    project = settings.project or f"{loaded.platform.project.name}-{environment}"
+    settings = loaded.core.environments[environment].compose
+    project = settings.project or f"{loaded.core.project.name}-{environment}"
     return ComposeTarget(
         loaded.root / ".tiation", environment, project=project, docker_host=settings.docker_host, clock=clock
     )
@@ -83,5 +83,5 @@ def _maker(kind: str) -> TargetMaker:
 
 def make_target(loaded: LoadedPlatform, environment: str, clock: Clock) -> Target:
     """The target an environment names in the platform file."""
-    kind = loaded.platform.environments[environment].target
+    kind = loaded.core.environments[environment].target
     return _maker(kind)(loaded, environment, clock)

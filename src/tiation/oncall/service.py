@@ -50,11 +50,10 @@ def load_schedule(
     """Schedule `name` with the platform file's overrides and (given a store) the stored ones that overlap
     [start, end) (all of them when no range is given)."""
     require_schedule(platform, name)
-    rows = (
-        []
-        if store is None
-        else store.list_oncall_overrides(schedule=name, ending_after=start, starting_before=end)
-    )
+    rows = []
+    if store is not None:
+        with store.read("list on-call overrides") as uow:
+            rows = uow.overrides.find(schedule=name, ending_after=start, starting_before=end)
     # A stored override naming someone since removed from `people:` is kept out rather than failing `who`.
     overrides = [as_override(r) for r in rows if r.person in platform.people]
     return Schedule(name, platform.oncall.schedules[name], platform.people, overrides)
@@ -95,14 +94,16 @@ def add_override(
             f"an override must end after it starts (start {start.isoformat(timespec='seconds')}, "
             f"end {end.isoformat(timespec='seconds')})"
         )
-    return store.add_oncall_override(
-        schedule=schedule, person=person, start=start, end=end, reason=reason, actor=actor
-    )
+    with store.write("add an on-call override") as uow:
+        return uow.overrides.add(
+            schedule=schedule, person=person, start=start, end=end, reason=reason, actor=actor
+        )
 
 
 def remove_override(store: StateStore, override_id: int, *, actor: str) -> OverrideRow:
     """Delete a stored override (audited `oncall.override.remove`); UsageError if there is no such id."""
-    removed = store.remove_oncall_override(override_id, actor=actor)
+    with store.write("remove an on-call override") as uow:
+        removed = uow.overrides.remove(override_id, actor=actor)
     if removed is None:
         raise UsageError(f"no on-call override with id {override_id}")
     return removed

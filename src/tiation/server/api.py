@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -31,6 +31,18 @@ class OverrideRequest(BaseModel):
     start: datetime
     end: datetime
     reason: str = ""
+
+    @field_validator("start", "end")
+    @classmethod
+    def _instant(cls, value: datetime) -> datetime:
+        """An instant the store can hold: inside years 1..9999 once in UTC (a missing offset: see add_override)."""
+        if value.tzinfo is None:
+            return value
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range: the time in UTC must lie between the years 1 and 9999") from None
+        return value
 
 
 class _Denied(Exception):
@@ -60,21 +72,50 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data), status_code=status, media_type="application/json")
 
 
+_ROUTES = (
+    ("GET", "/incidents", "incidents", "incidents", "Incidents, newest first"),
+    ("POST", "/incidents/{incident_id}/ack", "ack", "incidents", "Acknowledge: stop escalation"),
+    ("POST", "/incidents/{incident_id}/resolve", "resolve", "incidents", "Resolve an incident"),
+    ("GET", "/oncall/{schedule}.ics", "calendar", "oncall", "Shifts as an iCalendar feed"),
+    ("GET", "/oncall/{schedule}/who", "who", "oncall", "Who is on call (now, or at ?at=)"),
+)
+"""(method, path, endpoint method of `_ManagementApi`, tag, summary) of the routes without a request body."""
+
+
 def management_router(
     platform: Platform, store: StateStore, service: AlertService, now: Callable[[], datetime]
 ) -> APIRouter:
     """Routes under /api/v1 for incidents and on-call."""
-    from tiation.oncall import ical
-    from tiation.oncall import service as oncall
-
-    tokens = {actor: bytes.fromhex(d) for actor, d in platform.server.api_tokens_sha256.items()}
+    api = _ManagementApi(platform, store, service, now)
     router = APIRouter(prefix="/api/v1")
+    for method, path, endpoint, tag, summary in _ROUTES:
+        router.add_api_route(path, getattr(api, endpoint), methods=[method], tags=[tag], summary=summary)
+    body_schema = {"content": {"application/json": {"schema": OverrideRequest.model_json_schema()}}}
+    router.add_api_route(
+        "/oncall/{schedule}/overrides",
+        api.add_override,
+        methods=["POST"],
+        tags=["oncall"],
+        summary="Add an override (audited)",
+        openapi_extra={"requestBody": {**body_schema, "required": True}},
+    )
+    return router
+
+
+class _ManagementApi:
+    # The routes' endpoints: bound methods, so each route gets the platform, store and clock it was built with.
+
+    def __init__(
+        self, platform: Platform, store: StateStore, service: AlertService, now: Callable[[], datetime]
+    ) -> None:
+        self.platform, self.store, self.service, self.now = platform, store, service, now
+        self.tokens = {actor: bytes.fromhex(d) for actor, d in platform.server.api_tokens_sha256.items()}
 
     def guarded(
-        action: Callable[[str], Response], request: Request, *, allow_query: bool = False
+        self, action: Callable[[str], Response], request: Request, *, allow_query: bool = False
     ) -> Response:
         try:
-            actor = _actor(request, tokens, allow_query=allow_query)
+            actor = _actor(request, self.tokens, allow_query=allow_query)
         except _Denied:
             return error_response(
                 401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
@@ -87,87 +128,83 @@ def management_router(
         except TiationError as exc:
             return error_response(503, str(exc))
 
-    @router.get("/incidents", tags=["incidents"], summary="Incidents, newest first")
-    def incidents(request: Request, state: str = "open", limit: int = 100) -> Response:
+    def incidents(self, request: Request, state: str = "open", limit: int = 100) -> Response:
         states = {"open": ("triggered", "acknowledged"), "all": ()}.get(state, (state,))
 
         def run(_: str) -> Response:
-            with store.alerts_read("list incidents") as tx:
-                rows = tx.list_incidents(states=states, limit=min(max(limit, 1), 1000))
+            with self.store.read("list incidents") as uow:
+                rows = uow.alerts.list_incidents(states=states, limit=min(max(limit, 1), 1000))
             return _json([i.to_dict() for i in rows])
 
-        return guarded(run, request)
+        return self.guarded(run, request)
 
-    @router.post("/incidents/{incident_id}/ack", tags=["incidents"], summary="Acknowledge: stop escalation")
-    def ack(incident_id: str, request: Request) -> Response:
-        return guarded(lambda actor: _json(service.acknowledge(incident_id, actor=actor).to_dict()), request)
+    def ack(self, incident_id: str, request: Request) -> Response:
+        return self.guarded(
+            lambda actor: _json(self.service.acknowledge(incident_id, actor=actor).to_dict()), request
+        )
 
-    @router.post("/incidents/{incident_id}/resolve", tags=["incidents"], summary="Resolve an incident")
-    def resolve(incident_id: str, request: Request) -> Response:
-        return guarded(lambda actor: _json(service.resolve(incident_id, actor=actor).to_dict()), request)
+    def resolve(self, incident_id: str, request: Request) -> Response:
+        return self.guarded(
+            lambda actor: _json(self.service.resolve(incident_id, actor=actor).to_dict()), request
+        )
 
-    @router.get("/oncall/{schedule}.ics", tags=["oncall"], summary="Shifts as an iCalendar feed")
-    def calendar(schedule: str, request: Request, days: int = 28) -> Response:
+    def calendar(self, schedule: str, request: Request, days: int = 28) -> Response:
+        from tiation.oncall import ical
+        from tiation.oncall import service as oncall
+
         def run(_: str) -> Response:
-            start = now() - timedelta(days=1)
+            start = self.now() - timedelta(days=1)
             end = start + timedelta(days=min(max(days, 1), 366))
-            sched = oncall.load_schedule(platform, schedule, store, start=start, end=end)
+            sched = oncall.load_schedule(self.platform, schedule, self.store, start=start, end=end)
             return Response(ical.ical_for(sched, start, end), media_type="text/calendar")
 
-        return guarded(run, request, allow_query=True)
+        return self.guarded(run, request, allow_query=True)
 
-    @router.get("/oncall/{schedule}/who", tags=["oncall"], summary="Who is on call (now, or at ?at=)")
-    def who(schedule: str, request: Request, at: datetime | None = None) -> Response:
+    def who(self, schedule: str, request: Request, at: datetime | None = None) -> Response:
+        from tiation.oncall import service as oncall
+
         def run(_: str) -> Response:
-            when = at or now()
+            when = at or self.now()
             if when.tzinfo is None:
                 raise UsageError("at: give an offset, e.g. 2026-03-29T02:30:00+02:00")
-            person, source = oncall.load_schedule(platform, schedule, store, start=when, end=when).on_call(
-                when
-            )
+            sched = oncall.load_schedule(self.platform, schedule, self.store, start=when, end=when)
+            person, source = sched.on_call(when)
             return _json({"schedule": schedule, "at": when.isoformat(), "person": person, "source": source})
 
-        return guarded(run, request)
+        return self.guarded(run, request)
 
-    body_schema = {"content": {"application/json": {"schema": OverrideRequest.model_json_schema()}}}
-
-    @router.post(
-        "/oncall/{schedule}/overrides",
-        tags=["oncall"],
-        summary="Add an override (audited)",
-        openapi_extra={"requestBody": {**body_schema, "required": True}},
-    )
-    async def add_override(schedule: str, request: Request) -> Response:
+    async def add_override(self, schedule: str, request: Request) -> Response:
         raw = await request.body()  # read here, parsed only once the caller is known
+        return await run_in_threadpool(
+            self.guarded, lambda actor: self._add_override(schedule, raw, actor), request
+        )
 
-        def run(actor: str) -> Response:
-            try:
-                body = OverrideRequest.model_validate_json(raw)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first.get("loc", ())) or None
-                return error_response(422, f"invalid request: {first.get('msg', 'invalid')}", field)
-            row = oncall.add_override(
-                platform,
-                store,
-                schedule=schedule,
-                person=body.person,
-                start=body.start,
-                end=body.end,
-                reason=body.reason,
-                actor=actor,
-            )
-            return _json(
-                {
-                    "id": row.id,
-                    "schedule": row.schedule,
-                    "person": row.person,
-                    "start": row.start.isoformat(),
-                    "end": row.end.isoformat(),
-                },
-                201,
-            )
+    def _add_override(self, schedule: str, raw: bytes, actor: str) -> Response:
+        from tiation.oncall import service as oncall
 
-        return await run_in_threadpool(guarded, run, request)
-
-    return router
+        try:
+            body = OverrideRequest.model_validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first.get("loc", ())) or None
+            return error_response(422, f"invalid request: {first.get('msg', 'invalid')}", field)
+        row = oncall.add_override(
+            self.platform,
+            self.store,
+            schedule=schedule,
+            person=body.person,
+            start=body.start,
+            end=body.end,
+            reason=body.reason,
+            actor=actor,
+        )
+        return _json(
+            {
+                "id": row.id,
+                "schedule": row.schedule,
+                "person": row.person,
+                "start": row.start.isoformat(),
+                "end": row.end.isoformat(),
+            },
+            201,
+        )

@@ -9,8 +9,8 @@ it, in reverse order. Later issues add routers through `routers`.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -34,6 +34,7 @@ from tiation.server.access import AccessLog
 from tiation.server.auth import IntakeAuth
 from tiation.server.committer import GroupCommitter, Ingestor
 from tiation.server.intake import IntakeEndpoint, IntakeFastPath, error_response
+from tiation.server.limits import BodyBudget, Limits
 from tiation.server.metrics import CONTENT_TYPE, INTAKES, ServerMetrics
 
 
@@ -51,11 +52,13 @@ class Background(Protocol):
 
 @dataclass(frozen=True)
 class Batching:
-    """Group commit settings: events per `ingest` call at most, how long to wait for more, queue bound."""
+    """Group commit settings: events per `ingest` call at most, how long to wait for more, queue bound, and
+    the slice size beyond which one request is committed in several transactions (see `committer`)."""
 
     max_events: int = 1000
     linger: float = 0.0
     max_pending: int = 50_000
+    slice_events: int = 200
 
 
 class IngestAnswer(BaseModel):
@@ -82,11 +85,16 @@ _ERRORS = (
     (401, "Missing or invalid credentials"),
     (404, "This intake is not configured"),
     (405, "Not POST"),
+    (408, "The body did not arrive within the server's body timeout (10 s)"),
     (413, "Body larger than the intake's max_body_bytes"),
     (415, "Content-Type is not application/json"),
     (422, "The JSON does not fit the intake's format (`field` names the path)"),
     (500, "The alerts could not be stored"),
-    (503, "Queue full, server stopping, or storage unavailable: retry after Retry-After seconds"),
+    (
+        503,
+        "Queue full, server stopping, storage unavailable, or too many signed bodies in flight: retry after "
+        "Retry-After seconds",
+    ),
 )
 _WIRE: dict[str, tuple[str, list[type[BaseModel]]]] = {
     "alertmanager": ("Alertmanager webhook notification, payload version 4.", [AlertmanagerWebhook]),
@@ -165,6 +173,7 @@ def create_app(
     clock: Clock | None = None,
     batching: Batching | None = None,
     routers: Sequence[APIRouter] = (),
+    limits: Limits | None = None,
 ) -> FastAPI:
     """The ASGI app of `tiation serve`; `app.state.metrics` and `app.state.committer` are its parts.
 
@@ -172,16 +181,39 @@ def create_app(
     """
     clock = clock or SystemClock()
     batching = batching or Batching()
+    limits = limits or Limits()
     metrics = ServerMetrics(registry)
     committer = GroupCommitter(
         ingestor,
         max_events=batching.max_events,
         linger=batching.linger,
         max_pending=batching.max_pending,
+        slice_events=batching.slice_events,
         on_batch=metrics.batch,
     )
-    configured: dict[str, Intake] = {str(kind): settings for kind, settings in intake.items()}
-    auths = {kind: IntakeAuth.from_config(settings) for kind, settings in configured.items()}
+    app = FastAPI(title="tiation", version=__version__, lifespan=_lifespan(committer, services))
+    app.state.metrics = metrics
+    app.state.committer = committer
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    _server_routes(app, committer, metrics)
+    endpoints = _intake_endpoints(intake, committer, metrics, clock, limits)
+    for path, endpoint in endpoints.items():
+        # Plain ASGI routes, reached through `IntakeFastPath` for POST; registered so that other methods get
+        # a 405. The OpenAPI document describes them by hand (`_openapi`).
+        app.router.add_route(path, cast(Any, endpoint), methods=["POST"], include_in_schema=False)
+    for router in routers:
+        app.include_router(router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(IntakeFastPath, endpoints=endpoints)
+    app.add_middleware(AccessLog, clock=clock)
+    return app
+
+
+def _lifespan(
+    committer: GroupCommitter, services: Sequence[Background]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the writer, then the background services; stop them in reverse order."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -197,22 +229,23 @@ def create_app(
                 service.stop()
             committer.stop()
 
-    app = FastAPI(title="tiation", version=__version__, lifespan=lifespan)
-    app.state.metrics = metrics
-    app.state.committer = committer
+    return lifespan
 
-    async def http_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        message = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "request refused")
-        return error_response(exc.status_code, message, headers=exc.headers)
 
-    async def validation_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        loc = exc.errors()[0].get("loc", ()) if exc.errors() else ()
-        return error_response(422, "invalid request", ".".join(str(p) for p in loc) or None)
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "request refused")
+    return error_response(exc.status_code, message, headers=exc.headers)
 
-    app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    loc = exc.errors()[0].get("loc", ()) if exc.errors() else ()
+    return error_response(422, "invalid request", ".".join(str(p) for p in loc) or None)
+
+
+def _server_routes(app: FastAPI, committer: GroupCommitter, metrics: ServerMetrics) -> None:
+    """`/healthz` and `/metrics`."""
 
     @app.get("/healthz", tags=["server"], summary="Liveness: the intake writer thread is running")
     async def healthz() -> Response:
@@ -224,7 +257,20 @@ def create_app(
     async def metrics_endpoint() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
-    endpoints = {
+
+def _intake_endpoints(
+    intake: Mapping[IntakeKind, Intake],
+    committer: GroupCommitter,
+    metrics: ServerMetrics,
+    clock: Clock,
+    limits: Limits,
+) -> dict[str, IntakeEndpoint]:
+    """One endpoint per intake kind, by path; a kind the file does not configure answers 404. Unauthenticated
+    bodies of every intake draw on one budget."""
+    budget = BodyBudget(limits.unauthenticated_bytes)
+    configured: dict[str, Intake] = {str(kind): settings for kind, settings in intake.items()}
+    auths = {kind: IntakeAuth.from_config(settings) for kind, settings in configured.items()}
+    return {
         f"/api/v1/intake/{kind}": IntakeEndpoint(
             kind=kind,
             auth=auths.get(kind),
@@ -232,16 +278,8 @@ def create_app(
             committer=committer,
             metrics=metrics,
             clock=clock,
+            budget=budget,
+            body_seconds=limits.body_seconds,
         )
         for kind in INTAKES
     }
-    for path, endpoint in endpoints.items():
-        # Plain ASGI routes, reached through `IntakeFastPath` for POST; registered so that other methods get
-        # a 405. The OpenAPI document describes them by hand (`_openapi`).
-        app.router.add_route(path, cast(Any, endpoint), methods=["POST"], include_in_schema=False)
-    for router in routers:
-        app.include_router(router)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(IntakeFastPath, endpoints=endpoints)
-    app.add_middleware(AccessLog, clock=clock)
-    return app

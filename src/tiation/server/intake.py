@@ -8,7 +8,9 @@ The checks run cheapest first, and nothing is ingested unless all of them pass:
 | a bearer token is valid, or a signature is presented | 401 |
 | `Content-Type: application/json` | 415 |
 | `Content-Length` (when sent) <= `max_body_bytes` | 413, before a byte of the body is read |
+| signed only: the body fits the budget for unauthenticated bytes (`limits.py`) | 503 + Retry-After, at once |
 | the body, counted while it is read (chunked bodies too), <= `max_body_bytes` | 413, reading stops |
+| the whole body arrives within `Limits.body_seconds` | 408 |
 | the signature verifies over the body, timestamp within 5 minutes | 401 |
 | the body is JSON | 400 |
 | the JSON fits the intake's format | 422, naming the field |
@@ -20,6 +22,7 @@ holds anything from the request (no body, no header, no token).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -35,9 +38,12 @@ from tiation.errors import TiationError
 from tiation.redact import redact
 from tiation.server.auth import AuthError, IntakeAuth, Proof
 from tiation.server.committer import GroupCommitter, Overloaded
+from tiation.server.limits import BODY_SECONDS, BodyBudget
 from tiation.server.metrics import ServerMetrics
 
 JSON = "application/json"
+OFF_LOOP_BYTES = 256 << 10
+"""Bodies larger than this (~1,000 alerts) are parsed on a worker thread, not on the event loop."""
 log = logging.getLogger("tiation.server.intake")
 
 
@@ -124,6 +130,9 @@ class IntakeEndpoint:
     committer: GroupCommitter
     metrics: ServerMetrics
     clock: Clock
+    budget: BodyBudget | None = None
+    """Shared by every intake: bytes held for bodies not yet authenticated (None: no cap)."""
+    body_seconds: float = BODY_SECONDS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = self.clock.monotonic()
@@ -164,19 +173,34 @@ class IntakeEndpoint:
         media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
         if media_type != JSON:
             raise Problem(415, "unsupported_media_type", f"expected Content-Type: {JSON}")
-        body = await self._read(headers, receive)
+        budget = self.budget if proof is Proof.SIGNATURE else None
+        try:
+            async with asyncio.timeout(self.body_seconds):
+                body = await self._read(headers, receive, budget)
+        except TimeoutError:
+            raise Problem(
+                408,
+                "timeout",
+                f"the body did not arrive within {self.body_seconds:g} seconds",
+                headers={"Connection": "close"},
+            ) from None
         if proof is Proof.SIGNATURE:
             try:
                 self.auth.verify_signature(headers, body, self.clock.now().timestamp())
             except AuthError as exc:
                 raise Problem(401, "unauthorized", exc.message) from None
+        if len(body) > OFF_LOOP_BYTES:  # a big body is parsed beside the loop, which keeps serving others
+            return await asyncio.to_thread(self._parse, body)
+        return self._parse(body)
+
+    def _parse(self, body: bytes) -> list[AlertEvent]:
         data = decode_json(body)
         try:
             return PARSERS[self.kind](data)
         except IntakeError as exc:
             raise Problem(422, "invalid", exc.message, field=exc.field) from None
 
-    async def _read(self, headers: dict[str, str], receive: Receive) -> bytes:
+    async def _read(self, headers: dict[str, str], receive: Receive, budget: BodyBudget | None) -> bytes:
         limit = self.max_body_bytes
         too_large = Problem(413, "too_large", f"the body is larger than this intake's limit of {limit} bytes")
         declared = headers.get("content-length")
@@ -185,19 +209,39 @@ class IntakeEndpoint:
                 raise Problem(400, "malformed", "Content-Length is not a number")
             if int(declared) > limit:
                 raise too_large
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Gone
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        held = 0  # bytes taken from the unauthenticated budget: all declared ones up front, else per chunk
+        try:
+            if budget is not None and declared is not None:
+                held = self._hold(budget, int(declared))
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _Gone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                if budget is not None and size > held:
+                    held += self._hold(budget, size - held)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+        finally:
+            if budget is not None:
+                budget.give(held)
+
+    @staticmethod
+    def _hold(budget: BodyBudget, size: int) -> int:
+        if not budget.take(size):
+            raise Problem(
+                503,
+                "overloaded",
+                "too many signed bodies are being received at once; retry shortly",
+                headers={"Retry-After": "1", "Connection": "close"},
+            )
+        return size
 
 
 class IntakeFastPath:

@@ -23,9 +23,11 @@ OUTCOMES = (
     "malformed",
     "invalid",
     "overloaded",
+    "timeout",
     "error",
 )
-"""How an intake request can end: 202, 404, 401, 415, 413, 400, 422, 503 (queue full or stopping), 500/503."""
+"""How an intake request can end: 202, 404, 401, 415, 413, 400, 422, 503 (queue full, stopping, or the
+unauthenticated body budget spent), 408 (body too slow), 500/503."""
 INTAKES = ("alertmanager", "pagerduty", "generic")
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)

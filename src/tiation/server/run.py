@@ -2,6 +2,10 @@
 
 uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown (so the process dies *by* the signal); a
 requested stop is a normal end for `tiation serve`, so `Server` here finishes the shutdown and returns.
+
+The listening socket is bound by `listen` before anything starts, so a busy port is one error line and a
+non-zero exit, never a server that logged "startup complete" and then died. `X-Forwarded-*` headers are
+believed only from `trusted_proxies` (none by default).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import uvicorn
@@ -64,8 +68,34 @@ class Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(app: Any, host: str, port: int, *, graceful_seconds: int = 10) -> None:
-    """Serve `app` on host:port until SIGTERM/SIGINT; TiationError if it could not start."""
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port and listening; TiationError (one line) if that is not possible."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise TiationError(f"cannot listen on {host}:{port}: {reason.lower()}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    app: Any,
+    host: str,
+    port: int,
+    *,
+    graceful_seconds: int = 10,
+    trusted_proxies: Sequence[str] = (),
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve `app` on `sock` (else a new socket on host:port) until SIGTERM/SIGINT; TiationError if it could not
+    start. `X-Forwarded-For` is honoured only from `trusted_proxies` (addresses or CIDR networks)."""
+    sock = sock or listen(host, port)
     config = uvicorn.Config(
         app,
         host=host,
@@ -75,8 +105,13 @@ def serve(app: Any, host: str, port: int, *, graceful_seconds: int = 10) -> None
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=graceful_seconds,
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=list(trusted_proxies),
     )
     server = Server(config)
-    server.run()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     if not server.started:
         raise TiationError(f"the server could not start on {host}:{port} (see the log above)")

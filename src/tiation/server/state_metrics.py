@@ -41,10 +41,10 @@ class StateCollector(Collector):
         yield from families
 
     def _families(self) -> Iterator[Any]:
-        with self.store.alerts_read("read metrics") as tx:
-            counts = tx.open_incident_counts()
-            steps = tx.pending_step_count()
-            outbox = tx.outbox_pending_count()
+        with self.store.read("read metrics") as uow:
+            counts = uow.alerts.open_incident_counts()
+            steps = uow.alerts.pending_step_count()
+            outbox = uow.alerts.outbox_pending_count()
         incidents = GaugeMetricFamily(
             "tiation_incidents_open", "Open incidents by state and severity.", labels=["state", "severity"]
         )
@@ -56,6 +56,7 @@ class StateCollector(Collector):
         )
         yield GaugeMetricFamily("tiation_outbox_pending", "Notifications not yet delivered.", value=outbox)
         if self.platform.backups:
-            backups = self.store.list_backups()
-            drills = self.store.list_drills(limit=1000)
+            with self.store.read("read metrics") as uow:
+                backups = uow.backups.find()
+                drills = uow.drills.recent(limit=1000)
             yield from backup_families(backups, drills, sorted(self.platform.backups))

@@ -1,16 +1,13 @@
-"""Row types of the alerting tables (frozen dataclasses) and their converters from database rows."""
+"""Row types of the alerting tables (frozen dataclasses) and their mappers from database rows."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
-
-from tiation.state.rows import utc
+from tiation.state.mapper import RowMapper
 
 
 @dataclass(frozen=True)
@@ -115,62 +112,9 @@ class OutboxRow:
     sent_at: datetime | None
 
 
-def opt_time(value: datetime | None) -> datetime | None:
-    return utc(value) if value is not None else None
-
-
-def incident_row(r: Row[Any]) -> IncidentRow:
-    return IncidentRow(
-        r.id,
-        r.group_key,
-        r.state,
-        r.severity,
-        r.policy,
-        r.title,
-        json.loads(r.labels),
-        bool(r.silenced),
-        r.deployment_id,
-        utc(r.opened_at),
-        opt_time(r.acknowledged_at),
-        r.acknowledged_by,
-        opt_time(r.resolved_at),
-        r.resolved_by,
-    )
-
-
-def alert_row(r: Row[Any]) -> AlertRow:
-    return AlertRow(
-        r.fingerprint,
-        r.incident_id,
-        r.status,
-        r.source,
-        json.loads(r.labels),
-        json.loads(r.annotations),
-        opt_time(r.starts_at),
-        utc(r.first_seen_at),
-        utc(r.last_seen_at),
-        opt_time(r.resolved_at),
-        r.received,
-    )
-
-
-def step_row(r: Row[Any]) -> StepRow:
-    return StepRow(
-        r.id, r.incident_id, r.ordinal, r.step, r.round, utc(r.due_at), r.state, opt_time(r.fired_at)
-    )
-
-
-def outbox_row(r: Row[Any]) -> OutboxRow:
-    return OutboxRow(
-        r.id,
-        r.key,
-        r.notifier,
-        r.incident_id,
-        json.loads(r.payload),
-        r.state,
-        r.attempts,
-        utc(r.next_attempt_at),
-        r.last_error,
-        utc(r.created_at),
-        opt_time(r.sent_at),
-    )
+incident_row = RowMapper(IncidentRow)
+alert_row = RowMapper(AlertRow)
+event_row = RowMapper(EventRow)
+silence_row = RowMapper(SilenceRow)
+step_row = RowMapper(StepRow)
+outbox_row = RowMapper(OutboxRow)

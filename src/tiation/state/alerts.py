@@ -1,9 +1,9 @@
 """Incidents, alerts, timelines, escalation timers and the outbox, on one connection (`AlertTx`).
 
 The alerting service runs each decision inside one transaction: a batch of alerts, one fired escalation step,
-one delivery result. `StateStore.alerts_write()` / `alerts_read()` hand out an `AlertTx` bound to such a
-transaction. Exactly-once timers rest on `fire_step`: it flips a step from `pending` to `fired` only if it is
-still pending, in the same transaction that queues the step's notifications.
+one delivery result. `StateStore.write()` / `read()` hand out a unit of work whose `alerts` is an `AlertTx`
+bound to that transaction. Exactly-once timers rest on `fire_step`: it flips a step from `pending` to `fired`
+only if it is still pending, in the same transaction that queues the step's notifications.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from tiation.state.alert_rows import (
     AlertRow,
@@ -24,11 +24,14 @@ from tiation.state.alert_rows import (
     SilenceRow,
     StepRow,
     alert_row,
+    event_row,
     incident_row,
     outbox_row,
+    silence_row,
     step_row,
 )
-from tiation.state.rows import utc
+from tiation.state.mapper import RowMapper, utc
+from tiation.state.repository import Repository
 from tiation.state.schema import alerts, escalation_steps, incident_events, incidents, outbox, silences
 
 OPEN_STATES = ("triggered", "acknowledged")
@@ -60,11 +63,8 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
-class AlertTx:
-    """The alerting tables, inside one transaction."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+class AlertTx(Repository):
+    """The alerting tables, inside one transaction (`uow.alerts`)."""
 
     # alerts and incidents ---------------------------------------------------------------------------------
 
@@ -173,10 +173,7 @@ class AlertTx:
         params: dict[str, Any] = {}
         if active_at is not None:
             query, params = _ACTIVE_SILENCES, {"at": active_at}
-        return [
-            SilenceRow(r.id, json.loads(r.matchers), utc(r.starts_at), utc(r.ends_at), r.comment, r.actor)
-            for r in self.conn.execute(query, params)
-        ]
+        return [silence_row(r) for r in self.conn.execute(query, params)]
 
     def expire_silence(self, silence_id: int, at: datetime) -> bool:
         """End a stored silence now; False if there is no such silence in force."""
@@ -195,10 +192,7 @@ class AlertTx:
     def timeline(self, incident_id: str) -> list[EventRow]:
         """One incident's timeline, oldest first."""
         query = select(incident_events).where(incident_events.c.incident_id == incident_id)
-        return [
-            EventRow(r.id, r.incident_id, utc(r.at), r.stage, r.outcome, r.reason, r.actor, r.fingerprint)
-            for r in self.conn.execute(query.order_by(incident_events.c.id))
-        ]
+        return [event_row(r) for r in self.conn.execute(query.order_by(incident_events.c.id))]
 
     # escalation timers ------------------------------------------------------------------------------------
 
@@ -351,6 +345,7 @@ def _recent_deploys_query() -> Any:
 
 
 _RECENT_DEPLOYS = _recent_deploys_query()
+recent_deploy_row = RowMapper(RecentDeploy)
 
 
 def recent_deployments(
@@ -360,9 +355,7 @@ def recent_deployments(
     found: dict[tuple[str, str | None], RecentDeploy] = {}
     for part in _chunks(sorted(set(services))):
         for r in tx.conn.execute(_RECENT_DEPLOYS, {"services": list(part), "before": before, "since": since}):
-            deploy = RecentDeploy(
-                r.id, r.environment, r.service, r.version, r.kind, r.status, utc(r.started_at)
-            )
+            deploy = recent_deploy_row(r)
             found.setdefault((r.service, None), deploy)
             found.setdefault((r.service, r.environment), deploy)
     return found

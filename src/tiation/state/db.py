@@ -25,7 +25,6 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from tiation.clock import Clock
 from tiation.errors import StateError
 from tiation.redact import redact
-from tiation.state.schema import HEAD_REVISION
 
 _WRITE = "tiation_write"
 _MAX_REASON = 300
@@ -50,6 +49,7 @@ class Database:
     backend: str
     url_display: str
     _write_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -65,11 +65,18 @@ class Database:
         writer sleep and retry (up to 100 ms a try), which starves it behind a busy one (the server's intake
         writer, escalation timers and outbox share one store). Other processes still meet the busy timeout.
         """
+        if getattr(self._local, "writing", False):
+            # on SQLite the inner BEGIN IMMEDIATE would wait for the outer one: use the outer unit of work
+            raise StateError("a state write transaction is already open in this thread")
         lock = self._write_lock if self.backend == "sqlite" else contextlib.nullcontext()
         with lock, self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                yield conn
+            self._local.writing = True
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                self._local.writing = False
 
     @contextmanager
     def guard(self, action: str) -> Iterator[None]:
@@ -145,26 +152,12 @@ def current_revision(conn: Connection) -> str | None:
     return None if value is None else str(value)
 
 
-def open_database(url: str, *, clock: Clock) -> Database:
-    """Connect, check the schema revision, and migrate (importing alembic) only if it is not current."""
+def connect(url: str, *, clock: Clock) -> Database:
+    """A `Database` for `url` (creating a SQLite file's directory); nothing is read or migrated yet."""
     display = redact(url)
     parsed = _normalize_url(url, display)
     try:
         engine = _create_engine(parsed)
     except (OSError, SQLAlchemyError, ImportError) as exc:
         raise StateError(f"cannot open state store {display}: {describe_error(exc)}") from None
-    db = Database(engine=engine, clock=clock, backend=parsed.get_backend_name(), url_display=display)
-    try:
-        with db.read() as conn:
-            revision = current_revision(conn)
-        if revision != HEAD_REVISION:
-            from tiation.state.migrate import upgrade  # alembic only when needed
-
-            upgrade(db, revision)
-    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
-        db.close()
-        raise StateError(f"cannot open state store {display}: {describe_error(exc)}") from None
-    except BaseException:
-        db.close()
-        raise
-    return db
+    return Database(engine=engine, clock=clock, backend=parsed.get_backend_name(), url_display=display)

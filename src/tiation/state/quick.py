@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from tiation.state.revision import HEAD_REVISION
-from tiation.state.rows import DeploymentRow, deployment_from
+from tiation.state.rows import DeploymentRow, deployment_row
 
 _SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 _LATEST = "SELECT * FROM deployments WHERE environment = ? AND service = ? ORDER BY started_at DESC, seq DESC LIMIT 1"
@@ -50,7 +50,7 @@ def latest_deployments(
             out: dict[tuple[str, str], DeploymentRow | None] = {}
             for env, svc in pairs:
                 row = conn.execute(_LATEST, (env, svc)).fetchone()
-                out[(env, svc)] = None if row is None else deployment_from(row)
+                out[(env, svc)] = None if row is None else deployment_row(row)
             return out
     except sqlite3.Error:
         return None

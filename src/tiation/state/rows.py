@@ -1,4 +1,5 @@
-"""What the state store returns: frozen row types, and the JSON helpers every stored document goes through."""
+"""What the state store returns: frozen row types and their mappers, and the JSON helpers stored documents
+go through."""
 
 from __future__ import annotations
 
@@ -7,10 +8,27 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any
 
 from tiation.redact import redact
+from tiation.state.mapper import RowMapper, load_json
+
+__all__ = [
+    "ApprovalRow",
+    "AuditRow",
+    "DeploymentRow",
+    "Lease",
+    "ReleaseRow",
+    "approval_row",
+    "audit_row",
+    "deployment_row",
+    "lease_row",
+    "load_json",
+    "plain_json",
+    "redacted_json",
+    "release_row",
+]
 
 
 @dataclass(frozen=True)
@@ -142,40 +160,8 @@ def plain_json(document: Mapping[str, Any]) -> str:
     return json.dumps(dict(document), ensure_ascii=False, sort_keys=True)
 
 
-def load_json(text: str | None) -> dict[str, Any]:
-    """A stored JSON document back as a dict (`{}` for nothing)."""
-    if not text:
-        return {}
-    value = json.loads(text)
-    return value if isinstance(value, dict) else {"value": value}
-
-
-def utc(value: Any) -> datetime:
-    """A stored timestamp as a timezone-aware UTC datetime (SQLite hands back naive values or text)."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-class Columns(Protocol):
-    """A database row read by column name (SQLAlchemy's RowMapping, sqlite3.Row)."""
-
-    def __getitem__(self, key: str, /) -> Any: ...
-
-
-def deployment_from(m: Columns) -> DeploymentRow:
-    """A `DeploymentRow` from a row of the deployments table (any driver's mapping of column -> value)."""
-    return DeploymentRow(
-        id=m["id"],
-        environment=m["environment"],
-        service=m["service"],
-        version=m["version"],
-        digest=m["digest"],
-        kind=m["kind"],
-        status=m["status"],
-        verdict=m["verdict"],
-        evidence=load_json(m["evidence"]),
-        actor=m["actor"],
-        parent_id=m["parent_id"],
-        started_at=utc(m["started_at"]),
-        finished_at=None if m["finished_at"] is None else utc(m["finished_at"]),
-    )
+release_row = RowMapper(ReleaseRow)
+deployment_row = RowMapper(DeploymentRow)
+lease_row = RowMapper(Lease, given=("expired",))
+approval_row = RowMapper(ApprovalRow)
+audit_row = RowMapper(AuditRow)

@@ -28,8 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from tiation.state.mapper import utc
 from tiation.state.revision import HEAD_REVISION
-from tiation.state.rows import utc
 
 __all__ = ["HEAD_REVISION"]
 

@@ -153,8 +153,10 @@ def test_planted_secrets_never_appear_in_any_output(tmp_path: Path, smtp: tuple[
     assert True in mail.logins
 
     outputs = [*seen, *serve.outputs, serve.log()]
-    for path in (serve.root / ".tiation").glob("*"):  # debug.log if any, and the state DB with its journal
-        outputs.append(path.read_bytes().decode(errors="replace"))
+    # debug.log if any, the state DB with its journal, and the platform snapshot under cache/
+    files = [path for path in (serve.root / ".tiation").rglob("*") if path.is_file()]
+    assert any(path.parent.name == "cache" for path in files)
+    outputs.extend(path.read_bytes().decode(errors="replace") for path in files)
     leaks = [
         (value, out[max(out.find(value) - 80, 0) :][:200])
         for out in outputs

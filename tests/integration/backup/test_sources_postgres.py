@@ -284,3 +284,46 @@ def test_close_before_end_of_stream_fails(filled_url: str) -> None:
     with pytest.raises(BackupError, match="before it was read to the end"):
         reader.close()
     assert not Path(f"/proc/{pid}").exists()
+
+
+_KILLED_RESTORE = """
+import sys, time
+from tiation.backup.sources.postgres import PostgresSource
+data = open(sys.argv[2], "rb").read()
+def stream():
+    yield data[: len(data) // 2]
+    print("fed", flush=True)
+    time.sleep(600)
+PostgresSource(sys.argv[1]).restore(stream(), sys.argv[3], {"format": "pg_dump-custom"})
+"""
+
+
+def test_discard_drops_only_what_a_killed_restore_left(filled_url: str, tmp_path: Path) -> None:
+    import signal
+    import sys
+
+    reader = PostgresSource(filled_url).open()
+    dump = tmp_path / "db.dump"
+    dump.write_bytes(_read_all(reader))
+    reader.close()
+    source = PostgresSource(filled_url)
+    target = f"killed_{uuid.uuid4().hex[:12]}"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_RESTORE, filled_url, str(dump), target], stdout=subprocess.PIPE
+    )
+    assert child.stdout is not None and child.stdout.readline() == b"fed\n"
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    child.stdout.close()
+    time.sleep(0.5)  # pg_restore sees the end of its input and exits
+    assert source.discard(target) == [f"database {target}"]
+    assert source.discard(target) == []
+    whole = f"whole_{uuid.uuid4().hex[:12]}"
+    source.restore(iter([dump.read_bytes()]), whole, {"format": "pg_dump-custom"})
+    try:
+        assert source.discard(whole) == []  # a complete restore is never discarded
+        assert _counts(filled_url.rsplit("/", 1)[0] + "/" + whole) == ROWS
+    finally:
+        subprocess.run(
+            [_bin("dropdb"), "--if-exists", "-d", filled_url, whole], check=False, capture_output=True
+        )

@@ -9,10 +9,12 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from fixtures.backup_kit import orphan_scenario
 from fixtures.common import free_port
 from fixtures.seaweedfs import SeaweedFS
 from tiation.backup.stores.s3 import MIB, S3Store
@@ -132,7 +134,8 @@ def test_server_dies_mid_upload_then_cleanup_and_retry(seaweedfs: SeaweedFS, s3_
     assert store.list() == []
     assert store.stat("db/full.dump") is None
     assert pending_uploads(seaweedfs, s3_bucket) == ["backups/app/db/full.dump"]  # the abort could not run
-    assert store.cleanup() == 1
+    assert store.cleanup() == 0  # too young to be stale: it might be another process's upload in flight
+    assert store.cleanup(older_than=timedelta(0)) == 1
     assert pending_uploads(seaweedfs, s3_bucket) == []
     assert store.cleanup() == 0
 
@@ -155,14 +158,43 @@ def test_failing_source_aborts_the_upload(seaweedfs: SeaweedFS, s3_bucket: str) 
 
 
 def test_cleanup_spares_recent_uploads_when_asked(seaweedfs: SeaweedFS, s3_bucket: str) -> None:
-    from datetime import timedelta
-
     store = make_store(seaweedfs, s3_bucket)
     seaweedfs.client().create_multipart_upload(Bucket=s3_bucket, Key="backups/app/x")
     seaweedfs.client().create_multipart_upload(Bucket=s3_bucket, Key="elsewhere/y")
     assert store.cleanup(older_than=timedelta(hours=1)) == 0
-    assert store.cleanup() == 1
+    assert store.cleanup() == 0  # the default threshold (24 h) spares it too
+    assert store.cleanup(older_than=timedelta(0)) == 1
     assert pending_uploads(seaweedfs, s3_bucket) == ["elsewhere/y"]
+
+
+def test_seaweedfs_reports_when_an_upload_was_initiated(seaweedfs: SeaweedFS, s3_bucket: str) -> None:
+    """Stale-upload cleanup relies on ListMultipartUploads' `Initiated`: SeaweedFS must report a true time."""
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    seaweedfs.client().create_multipart_upload(Bucket=s3_bucket, Key="backups/app/x")
+    uploads = seaweedfs.client().list_multipart_uploads(Bucket=s3_bucket)["Uploads"]
+    assert before <= uploads[0]["Initiated"] <= datetime.now(UTC) + timedelta(seconds=5)
+
+
+def test_a_backup_starting_never_aborts_another_processes_upload(
+    seaweedfs: SeaweedFS, s3_bucket: str
+) -> None:
+    """Two backups into one bucket: the second one's start-up cleanup leaves the first one's upload alone."""
+    first, second = make_store(seaweedfs, s3_bucket), make_store(seaweedfs, s3_bucket)  # two "processes"
+    data = os.urandom(12 * MIB)
+    cleaned: list[int] = []
+
+    def uploading() -> Iterator[bytes]:
+        for n, chunk in enumerate(pieces(data), start=1):
+            if n == 8:  # one 5 MiB part is uploaded: the first backup's upload is in flight
+                assert pending_uploads(seaweedfs, s3_bucket) == ["backups/app/a/data.zst"]
+                cleaned.append(second.cleanup())  # the second backup starts
+                second.put_stream("b/data.zst", pieces(os.urandom(6 * MIB)))
+            yield chunk
+
+    assert first.put_stream("a/data.zst", uploading()).size == len(data)
+    assert cleaned == [0]
+    assert b"".join(first.get_stream("a/data.zst")) == data
+    assert pending_uploads(seaweedfs, s3_bucket) == []
 
 
 def test_missing_bucket_is_one_line(seaweedfs: SeaweedFS, caplog: pytest.LogCaptureFixture) -> None:
@@ -271,3 +303,7 @@ def test_upload_memory_stays_bounded(seaweedfs: SeaweedFS, s3_bucket: str) -> No
     assert growth_mb < 120, f"peak RSS grew by {growth_mb} MB uploading 200 MiB"
     stat = make_store(seaweedfs, s3_bucket, prefix="").stat("big.bin")
     assert stat is not None and stat.size == 200 * MIB
+
+
+def test_orphans_without_a_manifest_are_removed_after_the_grace(seaweedfs: SeaweedFS, s3_bucket: str) -> None:
+    orphan_scenario(make_store(seaweedfs, s3_bucket))

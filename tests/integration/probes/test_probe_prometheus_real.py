@@ -119,7 +119,8 @@ def test_a_deploy_keeps_only_what_prometheus_calls_healthy(monitoring: Monitorin
         (failed,) = engine.deploy(engine.plan("dev", "web", "2.0"))
         assert (failed.status, failed.rolled_back_to) == ("failed", "1.0")
         assert target.observe("web").version == "1.0"
-        row = store.get_deployment(failed.deployment_id or "")
+        with store.read("read a deployment") as uow:
+            row = uow.deployments.get(failed.deployment_id or "")
         assert row is not None
         evidence = row.evidence
         last = evidence["probes"]['prometheus release_ok{version="{version}"}'][-1]

@@ -1,8 +1,8 @@
 """Run the real server app under uvicorn with the shipped fake ingestor (a subprocess of the server tests).
 
-argv[1] is a JSON file: {"port", "intake": {kind: settings}, "batching": {...}, "commit_delay", "fail_label",
-"access_log"}. `GET /_test/events` shows what the fake committed (added through `create_app(routers=...)`).
-A background service logs its start and stop, to show the lifespan hooks run.
+argv[1] is a JSON file: {"port", "intake": {kind: settings}, "batching": {...}, "limits": {...}, "commit_delay",
+"fail_label", "access_log"}. `GET /_test/events` shows what the fake committed (added through
+`create_app(routers=...)`). A background service logs its start and stop, to show the lifespan hooks run.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from tiation.config.alerting import Intake
 from tiation.server.app import Batching, create_app
 from tiation.server.fake import RecordingIngestor
+from tiation.server.limits import Limits
 from tiation.server.run import configure_logging, serve
 
 log = logging.getLogger("fake_server")
@@ -61,6 +62,7 @@ def main() -> None:
         ingestor,
         services=[MarkerService()],
         batching=Batching(**config.get("batching", {})),
+        limits=Limits(**config.get("limits", {})),
         routers=[router],
     )
     serve(app, "127.0.0.1", int(config["port"]))

@@ -28,7 +28,8 @@ def main(argv: list[str]) -> int:
         if mode == "open":
             print(store.url_display, flush=True)
         elif mode == "hold":
-            store.acquire_lease("hold", argv[2], owner=owner, reason="hold", ttl=float(argv[3]))
+            with store.write() as uow:
+                uow.leases.acquire("hold", argv[2], owner=owner, reason="hold", ttl=float(argv[3]))
             print("acquired", flush=True)
             while True:
                 time.sleep(60)
@@ -39,7 +40,8 @@ def main(argv: list[str]) -> int:
                 if cmd != "go":
                     break
                 try:
-                    store.acquire_lease("race", service, owner=owner, reason="race", ttl=30)
+                    with store.write() as uow:
+                        uow.leases.acquire("race", service, owner=owner, reason="race", ttl=30)
                 except LockHeldError:
                     print("lost", flush=True)
                 else:

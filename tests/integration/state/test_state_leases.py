@@ -24,7 +24,8 @@ ENV, SVC = "production", "cms"
 
 
 def _take(store: StateStore, owner: str = "alice@host pid 1234", ttl: float = 60) -> Lease:
-    return store.acquire_lease(ENV, SVC, owner=owner, reason="deploy cms 1.2.0", ttl=ttl)
+    with store.write() as uow:
+        return uow.leases.acquire(ENV, SVC, owner=owner, reason="deploy cms 1.2.0", ttl=ttl)
 
 
 def test_acquire_returns_the_lease(store: StateStore, fake_clock: FakeClock) -> None:
@@ -38,7 +39,8 @@ def test_acquire_returns_the_lease(store: StateStore, fake_clock: FakeClock) -> 
     assert lease.acquired_at == lease.heartbeat_at == fake_clock.now()
     assert (lease.expires_at - lease.acquired_at).total_seconds() == 60
     assert not lease.expired and len(lease.token) == 32
-    assert store.list_leases() == [lease]
+    with store.read() as uow:
+        assert uow.leases.all() == [lease]
 
 
 def test_live_lease_blocks_with_a_one_line_message(store: StateStore, fake_clock: FakeClock) -> None:
@@ -46,17 +48,19 @@ def test_live_lease_blocks_with_a_one_line_message(store: StateStore, fake_clock
     fake_clock.advance((start - fake_clock.now()).total_seconds())
     _take(store)
     fake_clock.advance(17.5)
-    with pytest.raises(LockHeldError) as err:
-        store.acquire_lease(ENV, SVC, owner="bob@other pid 9", reason="rollback", ttl=60)
+    with pytest.raises(LockHeldError) as err, store.write() as uow:
+        uow.leases.acquire(ENV, SVC, owner="bob@other pid 9", reason="rollback", ttl=60)
     assert str(err.value) == (
         "production/cms is locked by alice@host pid 1234 (deploy cms 1.2.0) since 2026-11-29T09:15:22Z;"
         " expires in 43s — wait, or `tiation lock release production cms --force`"
     )
     assert err.value.retryable
     # other keys are independent
-    other = store.acquire_lease(ENV, "api", owner="bob", reason="deploy api", ttl=60)
+    with store.write() as uow:
+        other = uow.leases.acquire(ENV, "api", owner="bob", reason="deploy api", ttl=60)
     assert other.service == "api"
-    assert {(x.environment, x.service) for x in store.list_leases()} == {(ENV, SVC), (ENV, "api")}
+    with store.read() as uow:
+        assert {(x.environment, x.service) for x in uow.leases.all()} == {(ENV, SVC), (ENV, "api")}
 
 
 def test_expired_lease_is_taken_over(store: StateStore, fake_clock: FakeClock) -> None:
@@ -65,69 +69,86 @@ def test_expired_lease_is_taken_over(store: StateStore, fake_clock: FakeClock) -
     with pytest.raises(LockHeldError, match="expires in 0s"):
         _take(store, owner="bob")
     fake_clock.advance(0.001)
-    (listed,) = store.list_leases()
+    with store.read() as uow:
+        (listed,) = uow.leases.all()
     assert listed.expired and listed.token == old.token
     new = _take(store, owner="bob")
     assert new.owner == "bob" and new.token != old.token
-    assert [x.owner for x in store.list_leases()] == ["bob"]
+    with store.read() as uow:
+        assert [x.owner for x in uow.leases.all()] == ["bob"]
 
 
 def test_heartbeat_extends_by_the_ttl(store: StateStore, fake_clock: FakeClock) -> None:
     lease = _take(store, ttl=30)
     fake_clock.advance(20)
-    beat = store.heartbeat(lease)
+    with store.write() as uow:
+        beat = uow.leases.heartbeat(lease)
     assert beat.heartbeat_at == fake_clock.now()
     assert beat.expires_at == fake_clock.now() + (lease.expires_at - lease.acquired_at)
     assert beat.token == lease.token and beat.acquired_at == lease.acquired_at
     fake_clock.advance(25)  # past the original expiry, within the extended one
     with pytest.raises(LockHeldError):
         _take(store, owner="bob")
-    assert store.list_leases() == [beat]
+    with store.read() as uow:
+        assert uow.leases.all() == [beat]
 
 
 def test_heartbeat_and_release_of_a_lost_lease(store: StateStore, fake_clock: FakeClock) -> None:
     lease = _take(store, ttl=5)
     fake_clock.advance(6)
     thief = _take(store, owner="bob")
-    with pytest.raises(LockHeldError, match=r"^lease lost: production/cms is no longer held by alice"):
-        store.heartbeat(lease)
-    store.release_lease(lease)  # not ours any more: a no-op
-    assert [x.token for x in store.list_leases()] == [thief.token]
-    store.release_lease(thief)
-    assert store.list_leases() == []
-    with pytest.raises(LockHeldError, match="lease lost"):
-        store.heartbeat(thief)
+    lost = r"^lease lost: production/cms is no longer held by alice"
+    with pytest.raises(LockHeldError, match=lost), store.write() as uow:
+        uow.leases.heartbeat(lease)
+    with store.write() as uow:
+        uow.leases.release(lease)  # not ours any more: a no-op
+    with store.read() as uow:
+        assert [x.token for x in uow.leases.all()] == [thief.token]
+    with store.write() as uow:
+        uow.leases.release(thief)
+    with store.read() as uow:
+        assert uow.leases.all() == []
+    with pytest.raises(LockHeldError, match="lease lost"), store.write() as uow:
+        uow.leases.heartbeat(thief)
 
 
 def test_heartbeat_of_an_expired_lease_nobody_took(store: StateStore, fake_clock: FakeClock) -> None:
     lease = _take(store, ttl=5)
     fake_clock.advance(60)
-    beat = store.heartbeat(lease)  # still ours (same token): extended from now
+    with store.write() as uow:
+        beat = uow.leases.heartbeat(lease)  # still ours (same token): extended from now
     assert beat.expires_at == fake_clock.now() + (lease.expires_at - lease.heartbeat_at)
-    assert not store.list_leases()[0].expired
+    with store.read() as uow:
+        assert not uow.leases.all()[0].expired
 
 
 def test_release_frees_the_key(store: StateStore) -> None:
     lease = _take(store)
-    store.release_lease(lease)
-    assert store.list_leases() == []
+    with store.write() as uow:
+        uow.leases.release(lease)
+    with store.read() as uow:
+        assert uow.leases.all() == []
     assert _take(store, owner="bob").owner == "bob"
 
 
 def test_force_release_removes_any_lease_and_audits(store: StateStore) -> None:
     lease = _take(store)
-    removed = store.force_release(ENV, SVC, actor="root@ops")
+    with store.write() as uow:
+        removed = uow.leases.force_release(ENV, SVC, actor="root@ops")
     assert removed is not None and removed.token == lease.token and removed.owner == lease.owner
-    assert store.list_leases() == []
-    assert store.force_release(ENV, SVC, actor="root@ops") is None
-    events = store.audit_events()
+    with store.read() as uow:
+        assert uow.leases.all() == []
+    with store.write() as uow:
+        assert uow.leases.force_release(ENV, SVC, actor="root@ops") is None
+    with store.read() as uow:
+        events = uow.audit.events()
     assert [(e.action, e.actor, e.environment, e.service) for e in events] == [
         ("lock.force_release", "root@ops", ENV, SVC)
     ] * 2
     assert events[0].details["released"] is True and events[0].details["owner"] == lease.owner
     assert events[1].details == {"released": False}
-    with pytest.raises(LockHeldError, match="lease lost"):
-        store.heartbeat(lease)
+    with pytest.raises(LockHeldError, match="lease lost"), store.write() as uow:
+        uow.leases.heartbeat(lease)
 
 
 def test_ttl_must_be_positive(store: StateStore) -> None:
@@ -177,7 +198,8 @@ def test_two_processes_racing_one_wins_each_round(state_url: str, real_store: St
     # every other round starts from an expired lease left by a long-gone holder: both race to take it over
     with StateStore.open(state_url, clock=FakeClock(datetime(2020, 1, 1, tzinfo=UTC))) as past:
         for r in range(0, rounds, 2):
-            past.acquire_lease("race", f"svc-{r}", owner="ghost", reason="crashed", ttl=1)
+            with past.write() as uow:
+                uow.leases.acquire("race", f"svc-{r}", owner="ghost", reason="crashed", ttl=1)
     procs = [_spawn("race", state_url) for _ in range(2)]
     try:
         assert [_line(p) for p in procs] == ["ready", "ready"]
@@ -195,7 +217,8 @@ def test_two_processes_racing_one_wins_each_round(state_url: str, real_store: St
             assert p.wait(timeout=30) == 0
     finally:
         _finish(procs)
-    held = {x.service: x for x in real_store.list_leases() if x.environment == "race"}
+    with real_store.read() as uow:
+        held = {x.service: x for x in uow.leases.all() if x.environment == "race"}
     assert sorted(held) == sorted(f"svc-{r}" for r in range(rounds))
     assert all(x.owner.startswith("worker pid ") for x in held.values())  # no ghost survived
 
@@ -209,12 +232,16 @@ def test_lease_of_a_killed_process_is_taken_over_after_expiry(real_store: StateS
     finally:
         _finish([proc])
     assert proc.returncode == -signal.SIGKILL
-    (held,) = real_store.list_leases()
+    with real_store.read() as uow:
+        (held,) = uow.leases.all()
     assert not held.expired
-    with pytest.raises(LockHeldError, match=rf"hold/{SVC} is locked by worker pid {proc.pid} \(hold\)"):
-        real_store.acquire_lease("hold", SVC, owner="me", reason="after crash", ttl=10)
+    locked = rf"hold/{SVC} is locked by worker pid {proc.pid} \(hold\)"
+    with pytest.raises(LockHeldError, match=locked), real_store.write() as uow:
+        uow.leases.acquire("hold", SVC, owner="me", reason="after crash", ttl=10)
     wait = (held.expires_at - datetime.now(UTC)).total_seconds() + 0.05
     time.sleep(max(0.0, wait))
-    lease = real_store.acquire_lease("hold", SVC, owner="me", reason="after crash", ttl=10)
+    with real_store.write() as uow:
+        lease = uow.leases.acquire("hold", SVC, owner="me", reason="after crash", ttl=10)
     assert lease.owner == "me"
-    assert [x.owner for x in real_store.list_leases()] == ["me"]
+    with real_store.read() as uow:
+        assert [x.owner for x in uow.leases.all()] == ["me"]

@@ -25,8 +25,8 @@ PROBE = """
 import json, sys
 from tiation.clock import SystemClock
 from tiation.state import StateStore
-with StateStore.open(sys.argv[1], clock=SystemClock()) as store:
-    store.list_deployments()
+with StateStore.open(sys.argv[1], clock=SystemClock()) as store, store.read() as uow:
+    uow.deployments.recent()
 print(json.dumps("alembic" in sys.modules))
 """
 
@@ -75,8 +75,8 @@ def test_concurrent_first_opens_migrate_once(state_url: str, fake_clock: FakeClo
         p.stdin.flush()
     outcomes = [(p.wait(timeout=120), *p.communicate()) for p in procs]
     assert [code for code, _, _ in outcomes] == [0] * 3, outcomes
-    with StateStore.open(state_url, clock=fake_clock) as store:
-        assert store.list_releases("production", "cms") == []
+    with StateStore.open(state_url, clock=fake_clock) as store, store.read() as uow:
+        assert uow.releases.of_service("production", "cms") == []
     engine = create_engine(state_url)
     try:
         with engine.connect() as conn:

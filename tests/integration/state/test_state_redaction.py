@@ -38,16 +38,26 @@ def test_planted_secrets_never_reach_the_database(store: StateStore, state_url: 
         "quoted": f'he said "{SECRET}"',
         "unicode": f"ünï {SECRET} ✓",
     }
-    dep = store.create_deployment(
-        environment="production", service="cms", version="1", digest="sha256:a", actor="alice", kind="deploy"
-    )
-    store.finish_deployment(dep, status="failed", verdict=f"connect {DSN} failed", evidence=evidence)
-    store.audit(
-        actor="alice",
-        action="deploy.fail",
-        deployment_id=dep,
-        details={"error": f"auth failed for {SECRET}", "dsn": DSN, "env": {"PASSWORD": "password=abc123xyz"}},
-    )
+    with store.write() as uow:
+        dep = uow.deployments.create(
+            environment="production",
+            service="cms",
+            version="1",
+            digest="sha256:a",
+            actor="alice",
+            kind="deploy",
+        )
+        uow.deployments.finish(dep, status="failed", verdict=f"connect {DSN} failed", evidence=evidence)
+        uow.audit.record(
+            actor="alice",
+            action="deploy.fail",
+            deployment_id=dep,
+            details={
+                "error": f"auth failed for {SECRET}",
+                "dsn": DSN,
+                "env": {"PASSWORD": "password=abc123xyz"},
+            },
+        )
 
     raw = _raw_dump(state_url)
     assert dep in raw and "deploy.fail" in raw  # we did read the rows
@@ -56,12 +66,14 @@ def test_planted_secrets_never_reach_the_database(store: StateStore, state_url: 
     assert "abc123xyz" not in raw
     assert MASK in raw
 
-    row = store.get_deployment(dep)
+    with store.read() as uow:
+        row = uow.deployments.get(dep)
     assert row is not None
     assert row.evidence["probe"]["url"] == f"postgresql://app:{MASK}@db.internal:5432/app"
     assert row.evidence[MASK] == [f"x{MASK}x", {"nested": f"postgresql://app:{MASK}@db.internal:5432/app"}]
     assert row.evidence["unicode"] == f"ünï {MASK} ✓"
-    (event,) = store.audit_events(deployment_id=dep)
+    with store.read() as uow:
+        (event,) = uow.audit.events(deployment_id=dep)
     assert event.details["error"] == f"auth failed for {MASK}"
 
     if store.backend == "sqlite":  # nothing in the file (or its WAL) either

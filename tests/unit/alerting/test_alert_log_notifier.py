@@ -29,13 +29,15 @@ def test_the_outbox_delivers_pages_to_the_log_file(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            with svc.store.alerts_read("t") as tx:
+            with svc.store.read("t") as uow:
+                tx = uow.alerts
                 if all(r.state == "sent" for r in tx.list_outbox()):
                     break
             time.sleep(0.02)
     finally:
         worker.stop()
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         rows = tx.list_outbox()
     assert [r.state for r in rows] == ["sent", "sent"]
     lines = [json.loads(text) for text in (tmp_path / "pages.jsonl").read_text().splitlines()]

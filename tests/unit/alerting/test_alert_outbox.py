@@ -61,7 +61,8 @@ def test_a_receiver_that_is_down_gets_everything_in_order_when_it_returns(tmp_pa
         pass
     assert [n.labels["service"] for n in slack.delivered] == ["s0", "s1", "s2"]
     assert len(slack.calls) == 4 + 3
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         rows = tx.list_outbox()
     assert [r.state for r in rows] == ["sent"] * 3 and rows[0].attempts == 5 and rows[0].last_error is None
 
@@ -75,7 +76,8 @@ def test_a_permanent_failure_is_recorded_and_the_queue_moves_on(tmp_path: Path) 
     slack = FakeNotifier("slack", [Failed("HTTP 400 invalid_payload")])
     deliver(svc.store, "slack", slack, clock)
     deliver(svc.store, "slack", slack, clock)
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         rows = tx.list_outbox()
     assert [(r.state, r.last_error) for r in rows] == [("failed", "HTTP 400 invalid_payload"), ("sent", None)]
 
@@ -109,7 +111,8 @@ def test_a_batch_stops_at_the_first_message_that_must_wait(tmp_path: Path) -> No
     slack = FakeNotifier("slack", [Sent(), RetryLater(timedelta(seconds=3), "HTTP 503")])
     rows, retry_at = deliver(svc.store, "slack", slack, clock, limit=50)
     assert len(rows) == 2 and retry_at == T0 + timedelta(seconds=3)  # s2 and s3 were not tried
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         assert [(r.state, r.attempts) for r in tx.list_outbox()] == [
             ("sent", 1),
             ("pending", 1),

@@ -18,7 +18,8 @@ from tiation.state.alerts import AlertTx
 
 
 def _outbox(svc: AlertService) -> list[tuple[str, str, str | None]]:
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         return [
             (o.notifier, o.payload["event"], (o.payload["recipient"] or {}).get("name"))
             for o in tx.list_outbox()
@@ -26,11 +27,12 @@ def _outbox(svc: AlertService) -> list[tuple[str, str, str | None]]:
 
 
 def _tx(svc: AlertService) -> AlertTx:
-    return svc.store.alerts_read("t").__enter__()
+    return svc.store.read("t").__enter__().alerts
 
 
 def _incidents(svc: AlertService) -> list[str]:
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         return [i.id for i in tx.list_incidents()]
 
 
@@ -48,7 +50,8 @@ def test_resends_of_a_firing_alert_never_page_again(tmp_path: Path) -> None:
         assert (again.new, again.duplicates) == (0, 1)
         assert again.incidents == first.incidents
     # steps due by then fire, but the re-sends themselves add nothing
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         (alert,) = tx.alerts_of(first.incidents[0])
         assert alert.received == 11
     assert _outbox(svc) == before == [("slack", "trigger", None), ("pager", "trigger", "Ann")]
@@ -60,7 +63,8 @@ def test_alerts_sharing_a_summary_but_not_labels_are_never_merged(tmp_path: Path
     assert result.new == 3 and result.duplicates == 0
     # group_by alertname+service: cms alerts share an incident, ai-agents has its own
     assert len(set(result.incidents)) == 2
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         cms = tx.get_incident(result.incidents[0])
         assert cms is not None
         assert len(tx.alerts_of(cms.id)) == 2
@@ -72,12 +76,14 @@ def test_resolve_from_the_source_closes_only_when_every_alert_recovered(tmp_path
     svc.ingest([firing(pod="a"), firing(pod="b")])
     svc.fire_due()
     svc.ingest([resolved(pod="a")])
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         (incident,) = tx.list_incidents()
         assert incident.state == "triggered"
     out = svc.ingest([resolved(pod="b")])
     assert out.resolved == 1
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         (incident,) = tx.list_incidents()
         assert incident.state == "resolved" and incident.resolved_by == "source"
         assert {s.state for s in tx.steps_of(incident.id)} == {"fired", "cancelled"}
@@ -128,7 +134,8 @@ def test_a_restarted_engine_catches_up_in_order_without_repeats(tmp_path: Path) 
     clock.advance(40 * 60)  # … and comes back after steps 2 and 3 fell due
     restarted = make_service(tmp_path, clock=clock)
     assert restarted.fire_due() == 2
-    with restarted.store.alerts_read("t") as tx:
+    with restarted.store.read("t") as uow:
+        tx = uow.alerts
         steps = tx.steps_of(incident)
         fired = [(s.ordinal, s.state) for s in steps]
         timeline = [
@@ -157,7 +164,8 @@ def test_two_engines_racing_fire_each_step_exactly_once(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert sum(counts) == 20 * 5  # the channels and every step of every incident, once
-    with a.store.alerts_read("t") as tx:
+    with a.store.read("t") as uow:
+        tx = uow.alerts
         for incident in incidents:
             fired = [e for e in tx.timeline(incident) if e.stage == "escalate" and e.outcome != "planned"]
             assert len(fired) == 5
@@ -179,7 +187,8 @@ def test_acknowledge_stops_escalation_and_tells_whoever_was_paged(tmp_path: Path
         svc.resolve(incident, actor="ann")
     with pytest.raises(AlertError, match="no incident"):
         svc.acknowledge("nope", actor="ann")
-    actions = [e.action for e in svc.store.audit_events()]
+    with svc.store.read() as uow:
+        actions = [e.action for e in uow.audit.events()]
     assert "alerts.ack" in actions and "alerts.resolve" in actions
 
 
@@ -189,7 +198,8 @@ def test_a_source_acknowledge_acknowledges_the_incident(tmp_path: Path) -> None:
     incident = svc.ingest([event]).incidents[0]
     ack = AlertEvent("pagerduty", "acknowledged", {}, dedup_key="disk-1")
     assert svc.ingest([ack]).acknowledged == 1
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         assert tx.incidents_by_id([incident])[incident].state == "acknowledged"
 
 
@@ -197,7 +207,8 @@ def test_routes_pick_the_policy_and_step_waits_override_the_severity_delay(tmp_p
     clock = FakeClock(T0)
     svc = make_service(tmp_path, clock=clock)
     incident = svc.ingest([firing(severity="critical")]).incidents[0]
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         assert tx.incidents_by_id([incident])[incident].policy == "quick"
         steps = tx.steps_of(incident)
     assert [(s.step, s.due_at - T0) for s in steps] == [
@@ -211,7 +222,8 @@ def test_info_severity_tells_its_channels_and_never_pages(tmp_path: Path) -> Non
     svc = make_service(tmp_path)
     incident = svc.ingest([firing(severity="info")]).incidents[0]
     assert svc.fire_due() == 1
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         assert [s.step for s in tx.steps_of(incident)] == [-1]
     assert _outbox(svc) == [("slack", "trigger", None)]
 
@@ -225,7 +237,8 @@ def test_a_maintenance_window_in_its_own_zone_delays_escalation_to_its_end(tmp_p
     assert svc.fire_due() == 0
     clock.advance(3600)
     assert svc.fire_due() == 0 and _outbox(svc) == []
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         (incident,) = tx.list_incidents()
         assert incident.silenced
         assert any("weekly maintenance" in e.reason for e in tx.timeline(incident.id))
@@ -240,11 +253,13 @@ def test_a_silence_added_after_the_incident_opened_postpones_its_steps(tmp_path:
     svc = make_service(tmp_path, clock=clock)
     incident = svc.ingest([firing()]).incidents[0]
     assert svc.fire_due() == 2
-    with svc.store.alerts_write("t") as tx:
+    with svc.store.write("t") as uow:
+        tx = uow.alerts
         tx.add_silence({"alertname": "High.*"}, T0, T0 + timedelta(hours=2), "known issue", "ann", T0)
     clock.advance(15 * 60)
     assert svc.fire_due() == 0  # step 2 was due, but the silence moves it (and the rest) to its end
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         pending = [s.due_at - T0 for s in tx.steps_of(incident) if s.state == "pending"]
         assert any(e.outcome == "postponed" for e in tx.timeline(incident))
     assert pending == [timedelta(hours=2), timedelta(hours=2, minutes=15), timedelta(hours=2, minutes=30)]
@@ -255,7 +270,8 @@ def test_a_silence_added_after_the_incident_opened_postpones_its_steps(tmp_path:
 def test_a_stored_silence_applies_until_it_ends(tmp_path: Path) -> None:
     clock = FakeClock(T0)
     svc = make_service(tmp_path, clock=clock)
-    with svc.store.alerts_write("t") as tx:
+    with svc.store.write("t") as uow:
+        tx = uow.alerts
         tx.add_silence({"service": "cms"}, T0, T0 + timedelta(hours=1), "deploy", "ann", T0)
     assert svc.ingest([firing()]).silenced == 1
     svc.ingest([resolved()])
@@ -266,17 +282,19 @@ def test_a_stored_silence_applies_until_it_ends(tmp_path: Path) -> None:
 def test_an_incident_knows_the_deploy_that_preceded_it(tmp_path: Path) -> None:
     clock = FakeClock(T0)
     svc = make_service(tmp_path, clock=clock)
-    deployment = svc.store.create_deployment(
-        environment="production",
-        service="cms",
-        version="1.3.0",
-        digest="sha256:x",
-        kind="deploy",
-        actor="ann",
-    )
+    with svc.store.write() as uow:
+        deployment = uow.deployments.create(
+            environment="production",
+            service="cms",
+            version="1.3.0",
+            digest="sha256:x",
+            kind="deploy",
+            actor="ann",
+        )
     clock.advance(240)
     incident = svc.ingest([firing(environment="production")]).incidents[0]
-    with svc.store.alerts_read("t") as tx:
+    with svc.store.read("t") as uow:
+        tx = uow.alerts
         row = tx.incidents_by_id([incident])[incident]
         notes = [e.reason for e in tx.timeline(incident) if e.stage == "context"]
     assert row.deployment_id == deployment

@@ -69,7 +69,8 @@ def test_silences_are_added_listed_applied_and_expired_through_the_service(tmp_p
     assert svc.ingest([firing()]).silenced == 1
     silences.expire(silence_id, actor="bob")
     assert silences.active_at(svc.clock.now()) == []
-    audit = [(e.action, e.actor) for e in svc.store.audit_events()]
+    with svc.store.read() as uow:
+        audit = [(e.action, e.actor) for e in uow.audit.events()]
     assert ("alerts.silence.add", "ann") in audit and ("alerts.silence.expire", "bob") in audit
 
 
@@ -88,11 +89,14 @@ def test_a_bad_silence_is_refused_before_anything_is_stored(
     silences = SilenceService(svc.store, svc.clock)
     with pytest.raises(UsageError, match=message):
         silences.add(matchers, T0, length, "x", actor="ann")
-    assert silences.rows() == [] and svc.store.audit_events() == []
+    assert silences.rows() == []
+    with svc.store.read() as uow:
+        assert uow.audit.events() == []
 
 
 def test_expiring_a_silence_that_is_not_in_force_is_an_error(tmp_path: Path) -> None:
     svc = make_service(tmp_path)
     with pytest.raises(UsageError, match=r"no silence #5 in force"):
         SilenceService(svc.store, svc.clock).expire(5, actor="ann")
-    assert svc.store.audit_events() == []
+    with svc.store.read() as uow:
+        assert uow.audit.events() == []

@@ -165,7 +165,7 @@ backups:
   pg:
     source: {postgres: {dsn: DSN}}
     storage: offsite
-    encryption: {recipients: [age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq], identity: file:id.txt}
+    encryption: {recipients: [age1yg5rsyzs567j75nnwxlnypvlvmfvrksvjakjsj5pm2vzvughqavq98hg6h], identity: file:id.txt}
 """
 
 

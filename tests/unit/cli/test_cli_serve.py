@@ -52,8 +52,9 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     monkeypatch.setattr("tiation.cli.commands.serve.build", lambda app: (RecordingIngestor(), [], [], None))
     monkeypatch.setattr(
         "tiation.server.run.serve",
-        lambda app, host, port: calls.append({"app": app, "host": host, "port": port}),
+        lambda app, host, port, **options: calls.append({"app": app, "host": host, "port": port, **options}),
     )
+    monkeypatch.setattr("tiation.server.run.listen", lambda host, port: ("bound", host, port))
     monkeypatch.setattr("tiation.server.run.configure_logging", lambda **kwargs: None)
     return calls
 
@@ -65,6 +66,8 @@ def test_serve_builds_the_app_from_the_platform_file(
     main(["serve"])
     main(["serve", "--host", "127.0.0.2", "--port", "9999"])
     assert [(c["host"], c["port"]) for c in served] == [("127.0.0.1", 18080), ("127.0.0.2", 9999)]
+    assert [c["sock"] for c in served] == [("bound", "127.0.0.1", 18080), ("bound", "127.0.0.2", 9999)]
+    assert served[0]["trusted_proxies"] == []
     paths = {route.path for route in served[0]["app"].routes}
     assert {"/api/v1/intake/generic", "/api/v1/intake/pagerduty", "/healthz", "/metrics"} <= paths
 

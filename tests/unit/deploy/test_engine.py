@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from tiation.clock import FakeClock
 from tiation.config.loader import load_platform
 from tiation.deploy.engine import Engine
-from tiation.errors import DeployError, QuarantinedError
+from tiation.errors import DeployError, QuarantinedError, StateError
 from tiation.state import StateStore
+from tiation.state.audit import AuditLog
 from tiation.targets.base import EventKind
 from tiation.targets.fake import FakeScript, FakeTarget
 
@@ -81,11 +84,14 @@ def test_healthy_deploy_is_kept_and_recorded(env) -> None:
     [outcome] = deploy(engine, "db", "1.0")
     assert outcome.status == "succeeded"
     assert serving(target, "db") == "1.0"
-    [row] = engine.store.list_deployments(environment="dev", service="db")
+    with engine.store.read() as uow:
+        [row] = uow.deployments.recent(environment="dev", service="db")
     assert (row.status, row.kind, row.version) == ("succeeded", "deploy", "1.0")
-    actions = [e.action for e in engine.store.audit_events()]
+    with engine.store.read() as uow:
+        actions = [e.action for e in uow.audit.events()]
     assert actions[:2] == ["lock.acquire", "deploy.start"] and "deploy.succeeded" in actions
-    assert engine.store.list_leases() == []
+    with engine.store.read() as uow:
+        assert uow.leases.all() == []
 
 
 def test_exit_at_start_fails_fast_and_keeps_last_known_good(env) -> None:
@@ -99,13 +105,16 @@ def test_exit_at_start_fails_fast_and_keeps_last_known_good(env) -> None:
     assert outcome.rolled_back_to == "1.0"
     assert serving(target, "db") == "1.0"
     assert ("abort", "db", "exit") in target.calls
-    failed = engine.store.get_deployment(outcome.deployment_id)
+    with engine.store.read() as uow:
+        failed = uow.deployments.get(outcome.deployment_id)
     assert failed is not None and failed.status == "failed"
     assert failed.evidence["code"] == "exited"
     assert failed.evidence["log_tail"] == ["fake log of exit"]
-    back = engine.store.get_deployment(outcome.rollback_deployment_id)
+    with engine.store.read() as uow:
+        back = uow.deployments.get(outcome.rollback_deployment_id)
     assert back is not None and back.kind == "auto-rollback" and back.parent_id == failed.id
-    assert engine.store.get_release("dev", "db", version="exit").quarantined
+    with engine.store.read() as uow:
+        assert uow.releases.get("dev", "db", version="exit").quarantined
 
 
 def test_never_healthy_fails_at_the_deadline(env) -> None:
@@ -167,7 +176,8 @@ def test_rollback_skips_a_bad_n_minus_1(env) -> None:
     outcome = engine.rollback("dev", "db", to_version=None)
     assert outcome.status == "succeeded" and outcome.version == "1.0"
     assert serving(target, "db") == "1.0"
-    rows = engine.store.list_deployments(environment="dev", service="db")
+    with engine.store.read() as uow:
+        rows = uow.deployments.recent(environment="dev", service="db")
     assert rows[0].kind == "rollback" and rows[0].version == "1.0"
 
 
@@ -210,9 +220,10 @@ def test_dry_run_plan_changes_nothing(env) -> None:
     assert [s.service for s in plan.steps] == ["db", "api", "web"]
     assert all(s.action == "deploy" for s in plan.steps)
     assert target.calls == []
-    assert engine.store.list_deployments() == []
-    assert engine.store.list_releases("dev", "db") == []
-    assert engine.store.audit_events() == []
+    with engine.store.read() as uow:
+        assert uow.deployments.recent() == []
+        assert uow.releases.of_service("dev", "db") == []
+        assert uow.audit.events() == []
 
 
 def test_all_deploys_in_dependency_order_and_stops_at_first_failure(env) -> None:
@@ -285,18 +296,20 @@ def test_a_deploy_that_died_is_marked_interrupted_and_its_candidate_discarded(en
     deploy(engine, "db", "1.0")
     # a deploy process that died mid-verification left a running deployment and a candidate behind
     plan = engine.plan("dev", "db", "1.1")
-    dead_id = engine.store.create_deployment(
-        environment="dev",
-        service="db",
-        version="1.1",
-        digest=plan.steps[0].release.digest,
-        actor="bob",
-        kind="deploy",
-    )
+    with engine.store.write() as uow:
+        dead_id = uow.deployments.create(
+            environment="dev",
+            service="db",
+            version="1.1",
+            digest=plan.steps[0].release.digest,
+            actor="bob",
+            kind="deploy",
+        )
     orphan = target.leave_candidate(plan.steps[0].release)
     [outcome] = deploy(engine, "db", "2.0")
     assert outcome.status == "succeeded"
-    dead = engine.store.get_deployment(dead_id)
+    with engine.store.read() as uow:
+        dead = uow.deployments.get(dead_id)
     assert dead is not None and dead.status == "aborted" and dead.verdict.startswith("interrupted")
     assert ("discard", "db", orphan) in target.calls
     old = next(i.id for i in target.observe("db").instances if i.version == "1.0")
@@ -320,6 +333,28 @@ def test_missing_secret_blocks_before_anything_starts_and_quarantines_nothing(
     )
     assert engine.deploy(plan)[0].status == "blocked"
     assert target.calls == []
-    assert engine.store.list_releases("dev", "db") == []
+    with engine.store.read() as uow:
+        assert uow.releases.of_service("dev", "db") == []
     monkeypatch.setenv("SHOP_DB_PASSWORD", "pw-for-test")
     assert engine.plan("dev", "db", "1.0").steps[0].action == "deploy"
+
+
+def test_a_deploy_result_is_not_recorded_without_its_audit_entry(
+    env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _, _ = env
+    real_record = AuditLog.record
+
+    def record(self: AuditLog, **kw: Any) -> None:
+        if kw["action"] == "deploy.succeeded":
+            raise OperationalError("INSERT INTO audit_events", {}, Exception("disk I/O error"))
+        real_record(self, **kw)
+
+    monkeypatch.setattr(AuditLog, "record", record)
+    with pytest.raises(StateError, match="cannot finish a deployment: disk I/O error"):
+        deploy(engine, "db", "1.0")
+    with engine.store.read() as uow:
+        [row] = uow.deployments.recent(environment="dev", service="db")
+        actions = [e.action for e in uow.audit.events()]
+    assert row.status == "running" and row.finished_at is None  # not "succeeded" without its audit entry
+    assert "deploy.succeeded" not in actions and actions[-1] == "lock.release"

@@ -84,9 +84,10 @@ def test_the_target_prechecks_block_the_plan_and_a_rollback(
     release = Release("dev", "db", "0.9", (), 5000)
     assert target_problems(target, release) == ["secret db-secrets not found (0.9)"]
     assert target_problems(FakeTarget(clock=fake_clock), release) == []
-    store.save_release(
-        environment="dev", service="db", version="0.9", digest=release.digest, spec=release.to_dict()
-    )
+    with store.write("save a release") as uow:
+        uow.releases.save(
+            environment="dev", service="db", version="0.9", digest=release.digest, spec=release.to_dict()
+        )
     with pytest.raises(DeployError, match=r"cannot roll db back to 0.9: secret db-secrets not found \(0.9\)"):
         engine_on(target, loaded, store, fake_clock).rollback("dev", "db", to_version="0.9")
 

@@ -78,13 +78,15 @@ def test_add_list_remove_each_audited(platform: Platform, store: StateStore) -> 
         T0 + timedelta(days=1),
         "alice",
     )
-    assert store.list_oncall_overrides() == [row]
-    assert store.list_oncall_overrides(schedule="spare") == []
-    assert store.list_oncall_overrides(ending_after=T0 + timedelta(days=1)) == []
-    assert store.list_oncall_overrides(starting_before=T0) == []
+    with store.read() as uow:
+        assert uow.overrides.find() == [row]
+        assert uow.overrides.find(schedule="spare") == []
+        assert uow.overrides.find(ending_after=T0 + timedelta(days=1)) == []
+        assert uow.overrides.find(starting_before=T0) == []
     assert remove_override(store, row.id, actor="carol") == row
-    assert store.list_oncall_overrides() == []
-    events = [(e.action, e.actor, e.details) for e in store.audit_events()]
+    with store.read() as uow:
+        assert uow.overrides.find() == []
+        events = [(e.action, e.actor, e.details) for e in uow.audit.events()]
     expected = {
         "schedule": "main",
         "person": "bob",
@@ -140,29 +142,32 @@ def test_bad_overrides_are_refused_and_nothing_is_stored(
             actor="a",
         )
     assert str(caught.value).startswith(message)
-    assert store.list_oncall_overrides() == []
-    assert store.audit_events() == []
+    with store.read() as uow:
+        assert uow.overrides.find() == []
+        assert uow.audit.events() == []
 
 
 def test_removing_an_unknown_override_is_a_usage_error_and_not_audited(store: StateStore) -> None:
     with pytest.raises(UsageError, match="no on-call override with id 42"):
         remove_override(store, 42, actor="a")
-    assert store.audit_events() == []
+    with store.read() as uow:
+        assert uow.audit.events() == []
 
 
 def test_the_store_itself_refuses_naive_or_backwards_times(store: StateStore) -> None:
-    with pytest.raises(StateError, match="timezone-aware"):
-        store.add_oncall_override(
+    with pytest.raises(StateError, match="timezone-aware"), store.write() as uow:
+        uow.overrides.add(
             schedule="main", person="a", start=datetime(2026, 1, 1), end=T0, reason="", actor="a"
         )
-    with pytest.raises(StateError, match="end after it starts"):
-        store.add_oncall_override(schedule="main", person="a", start=T0, end=T0, reason="", actor="a")
+    with pytest.raises(StateError, match="end after it starts"), store.write() as uow:
+        uow.overrides.add(schedule="main", person="a", start=T0, end=T0, reason="", actor="a")
 
 
 def test_an_override_for_someone_no_longer_in_people_is_left_out(
     platform: Platform, store: StateStore
 ) -> None:
-    store.add_oncall_override(
-        schedule="main", person="gone", start=T0, end=T0 + timedelta(days=1), reason="", actor="a"
-    )
+    with store.write() as uow:
+        uow.overrides.add(
+            schedule="main", person="gone", start=T0, end=T0 + timedelta(days=1), reason="", actor="a"
+        )
     assert load_schedule(platform, "main", store).on_call(T0) == ("ann", "layer:weekly")

@@ -201,3 +201,56 @@ def test_linger_waits_for_more_before_committing() -> None:
 
     run(scenario)
     assert [len(batch) for batch in ingestor.batches] == [3]
+
+
+def test_a_large_request_is_committed_in_slices_with_later_requests_between_them() -> None:
+    ingestor = GatedIngestor()
+    committer = GroupCommitter(ingestor, max_events=10, slice_events=10)
+    finished: list[str] = []
+
+    async def tracked(name: str, events: list[AlertEvent]) -> IngestResult:
+        result = await committer.submit(events)
+        finished.append(name)
+        return result
+
+    async def scenario() -> None:
+        committer.start()
+        big = asyncio.create_task(tracked("big", [alert(f"big{i}") for i in range(35)]))
+        await until(ingestor.entered.is_set)  # its first slice is being committed
+        small = [asyncio.create_task(tracked(f"small{i}", [alert(f"s{i}")])) for i in range(3)]
+        await until(lambda: committer._pending == 35 + 3)
+        ingestor.gate.set()
+        answer = await big
+        assert answer.received == answer.new == 35  # one answer with the whole request's counts
+        assert [(await t).new for t in small] == [1, 1, 1]
+        committer.stop()
+
+    run(scenario)
+    assert finished == ["small0", "small1", "small2", "big"]
+    sizes = [[len(group) for group in batch] for batch in ingestor.batches]
+    assert sizes == [[10], [1, 1, 1], [10], [10], [5]]
+    assert [e.labels["alertname"] for e in ingestor.events if e.labels["alertname"].startswith("big")] == [
+        f"big{i}" for i in range(35)
+    ]
+    assert committer._pending == 0
+
+
+def test_a_failing_slice_fails_its_request_and_drops_the_later_slices() -> None:
+    ingestor = RecordingIngestor(
+        fail_when=lambda group: any(e.labels["alertname"] == "poison" for e in group)
+    )
+    committer = GroupCommitter(ingestor, max_events=10, slice_events=10)
+    events = [alert(f"big{i}") for i in range(25)]
+    events[15] = alert("poison")
+
+    async def scenario() -> None:
+        committer.start()
+        with pytest.raises(StateError):
+            await committer.submit(events)
+        assert (await committer.submit([alert("after")])).new == 1
+        committer.stop()
+
+    run(scenario)
+    names = [e.labels["alertname"] for e in ingestor.events]
+    assert names == [f"big{i}" for i in range(10)] + ["after"]  # the first slice stays; 20..24 never ran
+    assert committer._pending == 0

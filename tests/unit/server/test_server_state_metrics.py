@@ -35,16 +35,17 @@ def test_incident_step_outbox_and_backup_gauges(tmp_path: Path) -> None:
     svc = make_service(tmp_path, PLATFORM + BACKUPS)
     svc.ingest([firing(severity="critical"), firing("Other")])
     svc.fire_due()
-    svc.store.record_backup(
-        backup_id="cms-db-1",
-        name="cms-db",
-        storage="local",
-        started_at=T0,
-        finished_at=T0 + timedelta(seconds=4),
-        size=1234,
-        sha256="0" * 64,
-        manifest={},
-    )
+    with svc.store.write() as uow:
+        uow.backups.record(
+            backup_id="cms-db-1",
+            name="cms-db",
+            storage="local",
+            started_at=T0,
+            finished_at=T0 + timedelta(seconds=4),
+            size=1234,
+            sha256="0" * 64,
+            manifest={},
+        )
     values = _scrape(StateCollector(svc.platform, svc.store))
     assert values["tiation_state_up"] == 1
     assert values['tiation_incidents_open{severity="critical",state="triggered"}'] == 1

@@ -22,8 +22,8 @@ PROBE = """
 import json, sys
 from tiation.clock import SystemClock
 from tiation.state import StateStore
-with StateStore.open(sys.argv[1], clock=SystemClock()) as store:
-    store.list_leases()
+with StateStore.open(sys.argv[1], clock=SystemClock()) as store, store.read() as uow:
+    uow.leases.all()
 print(json.dumps({"alembic": "alembic" in sys.modules, "orm": "sqlalchemy.orm" in sys.modules}))
 """
 

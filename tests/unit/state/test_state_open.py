@@ -24,7 +24,8 @@ def test_open_creates_the_directory_and_closes(tmp_path: Path, fake_clock: FakeC
     with StateStore.open(url, clock=fake_clock) as store:
         assert store.url_display == url
         assert store.backend == "sqlite"
-        assert store.list_leases() == []
+        with store.read() as uow:
+            assert uow.leases.all() == []
     assert (tmp_path / "platform" / ".tiation" / "state.db").is_file()
 
 

@@ -22,18 +22,20 @@ def _populate(store: StateStore, clock: FakeClock) -> None:
         ]
     ):
         clock.advance(1)
-        dep = store.create_deployment(
-            environment=env,
-            service=svc,
-            version=f"1.{i}",
-            digest=f"sha256:{i:064x}",
-            actor="a",
-            kind="deploy",
-        )
-        if status != "running":
-            store.finish_deployment(
-                dep, status=status, verdict=f"v{i}", evidence={"n": i, "nested": {"k": [i]}}
+        with store.write() as uow:
+            dep = uow.deployments.create(
+                environment=env,
+                service=svc,
+                version=f"1.{i}",
+                digest=f"sha256:{i:064x}",
+                actor="a",
+                kind="deploy",
             )
+        if status != "running":
+            with store.write() as uow:
+                uow.deployments.finish(
+                    dep, status=status, verdict=f"v{i}", evidence={"n": i, "nested": {"k": [i]}}
+                )
 
 
 def test_same_answers_as_the_store(tmp_path: Path) -> None:
@@ -44,7 +46,8 @@ def test_same_answers_as_the_store(tmp_path: Path) -> None:
         _populate(store, clock)
         expected = {}
         for env, svc in pairs:
-            found = store.list_deployments(environment=env, service=svc, limit=1)
+            with store.read() as uow:
+                found = uow.deployments.recent(environment=env, service=svc, limit=1)
             expected[(env, svc)] = found[0] if found else None
     quick = latest_deployments(url, pairs)
     assert quick == expected

@@ -4,12 +4,19 @@ Wire models are pydantic, strict (no coercion: `"3"` is not a number, `1` is not
 turned into one line naming the JSON path of the first problem (`alerts[3].labels: expected an object of
 strings`). No message ever contains a value from the request: paths come from the schema (an unknown key is
 reported at its parent, with the allowed names), and messages are fixed text.
+
+Before any model sees it, the whole decoded body is checked for text that UTF-8 cannot encode: a lone UTF-16
+surrogate (JSON `"\\ud800"` decodes to one, and every notifier and the store would fail on it) in any string
+or key, known field or not. Such a body is refused (422 naming the field), never stored. Times must be
+representable in UTC (`9999-12-31T23:59:59-14:00` is not).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, WithJsonSchema
@@ -68,6 +75,10 @@ def _timestamp(value: Any) -> datetime | None:
         raise ValueError("expected an RFC 3339 time with an offset (Z or +hh:mm)")
     if when.year <= 1:
         return None  # Go's zero time: Alertmanager's "no end time"
+    try:
+        when.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range: the time in UTC must lie between the years 1 and 9999") from None
     return when
 
 
@@ -153,8 +164,62 @@ def _extra(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
     return f"unknown field (allowed: {', '.join(names)})"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+BAD_TEXT = "not UTF-8 text: a lone UTF-16 surrogate (\\ud800-\\udfff) cannot be stored or sent"
+
+
+def _bad(text: str) -> bool:
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    names: set[str] = set()
+    todo = [model]
+    while todo:
+        current = todo.pop()
+        for name, info in current.model_fields.items():
+            alias = info.alias or name
+            if alias not in names:
+                names.add(alias)
+                nested = _nested_model(info.annotation)
+                if nested is not None:
+                    todo.append(nested)
+    return frozenset(names)
+
+
+def bad_text_path(data: object, names: frozenset[str]) -> tuple[int | str, ...] | None:
+    """The path of the first string or key in `data` that UTF-8 cannot encode, else None.
+
+    Iterative (a deeply nested body must not exhaust the stack). A key is part of the path only when it is one
+    of `names` (the format's own field names): any other key is the sender's text and is not repeated back.
+    """
+    stack: list[tuple[object, tuple[int | str, ...], bool]] = [(data, (), True)]
+    while stack:
+        value, path, named = stack.pop()  # named: the path still follows the format's own fields
+        if isinstance(value, str):
+            if _bad(value):
+                return path
+        elif isinstance(value, dict):
+            if any(_bad(key) for key in value):
+                return path
+            # pushed in reverse: the first bad string in document order is found first
+            stack.extend(
+                (item, (*path, key), True) if named and key in names else (item, path, False)
+                for key, item in reversed(value.items())
+            )
+        elif isinstance(value, list):
+            stack.extend(
+                (item, (*path, i) if named else path, named) for i, item in reversed(list(enumerate(value)))
+            )
+    return None
+
+
 def validate(model: type[M], data: object) -> M:
     """`model` validated from `data`, or an IntakeError naming the first problem's path."""
+    bad = bad_text_path(data, _field_names(model))
+    if bad is not None:
+        raise IntakeError(BAD_TEXT, field=_path(bad))
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -3,7 +3,9 @@
 A source's whole life is here: `open()` dumps (the byte stream the pipeline reads); `restore()` streams a
 backup into a NEW target (a new database, file or directory — never over the live one); `check()` runs the
 configured checks on it; `replace()` swaps a checked target in for the live one (keeping the old one);
-`scratch()` makes a throwaway target for `verify --restore` and drills and removes it afterwards. The pillar
+`scratch()` makes a throwaway target for `verify --restore` and drills and removes it afterwards;
+`discard(target) -> list[str]` removes what a *killed* restore into `target` left (a half-loaded database, a
+temp file — never a complete target) and names it (see `tiation.backup.restores`). The pillar
 never tests a kind string: it asks the plug-in (see `tiation.backup.sources` for how plug-ins are found).
 
 A backup must never store a truncated stream as a success (the seed's `pg_dump > file; gzip` did): the reader
@@ -76,7 +78,8 @@ class Source(Protocol):
     def restore(self, stream: Iterator[bytes], target: str, info: Mapping[str, Any]) -> Restored:
         """Stream the backup's source bytes into the new `target` (it must not exist yet).
 
-        `info` is the manifest's `source` entry (kind, format, details) of the backup being restored.
+        `info` is the manifest's `source` entry (kind, format, details) of the backup being restored. If the
+        stream or the write fails, remove whatever was written before raising (callers say it was removed).
         """
         ...
 
@@ -93,6 +96,10 @@ class Source(Protocol):
 
     def scratch(self, label: str, suffix: str) -> AbstractContextManager[str]:
         """A throwaway target (for `verify --restore` and drills), removed again when the context ends."""
+        ...
+
+    def discard(self, target: str) -> list[str]:
+        """Remove what a killed restore into `target` left (never a complete target); name what was removed."""
         ...
 
 

@@ -5,8 +5,9 @@ followed; sockets are skipped (they cannot be restored). A file that cannot be r
 fails the backup: the producer stops without writing the end-of-archive blocks and `close()` raises BackupError
 naming the file, so a partial archive is never taken for a whole one.
 
-A restore extracts into a new, empty directory (`--to`), with tarfile's `data` filter (no absolute names, no
-links out of the directory, no device files); there is no live directory to swap, so `replace` refuses.
+A restore extracts into a new, empty directory (`--to`) through `tiation.backup.safe_tar` (member by member,
+into a staging directory renamed into place; no absolute names, no links out, no device files — without
+relying on tarfile's own filter); there is no live directory to swap, so `replace` refuses.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from tiation.backup.sources.base import Restored, SourceInfo
 from tiation.config.backups import FilesBackup, SourceSettings, VerifyChecks
@@ -176,12 +177,8 @@ class FilesSource:
         return to
 
     def restore(self, stream: Iterator[bytes], target: str, info: Mapping[str, Any]) -> Restored:
-        """Extract the archive into `target`, a new or empty directory."""
-        dest = Path(target)
-        if dest.exists() and any(dest.iterdir()):
-            raise BackupError(f"{dest} is not empty: restore files into a new directory")
-        dest.mkdir(parents=True, exist_ok=True)
-
+        """Extract the archive into `target`, a new or empty directory (checked member by member)."""
+        from tiation.backup.safe_tar import extract_tar
         from tiation.backup.streams import IterReader
         from tiation.clock import SystemClock
 
@@ -193,12 +190,14 @@ class FilesSource:
                 total += len(chunk)
                 yield chunk
 
-        with tarfile.open(fileobj=IterReader(counted(), SystemClock()), mode="r|") as tar:  # type: ignore[call-overload]
-            count = 0
-            for member in tar:
-                tar.extract(member, dest, filter="data")
-                count += 1
+        count = extract_tar(cast(IO[bytes], IterReader(counted(), SystemClock())), Path(target))
         return Restored(total, (f"{count} entries extracted",))
+
+    def discard(self, target: str) -> list[str]:
+        """What a killed restore into `target` leaves: staging directories (the target appears only complete)."""
+        from tiation.backup.safe_tar import remove_staging
+
+        return remove_staging(Path(target))
 
     def check(self, target: str, checks: VerifyChecks) -> list[str]:
         """Nothing beyond the extraction itself (table and query checks are for databases)."""

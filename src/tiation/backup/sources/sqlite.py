@@ -124,6 +124,15 @@ class SQLiteSource:
                 tmp.unlink()
         return Restored(written)
 
+    def discard(self, target: str) -> list[str]:
+        """What a killed restore into `target` leaves: its temp file (the target appears only complete)."""
+        dest = Path(target)
+        tmp = dest.with_name(f".{dest.name}.restoring")
+        if not tmp.exists():
+            return []
+        tmp.unlink(missing_ok=True)
+        return [str(tmp)]
+
     def check(self, target: str, checks: VerifyChecks) -> list[str]:
         """integrity_check, then the configured tables and queries; BackupError on a failure."""
         path = Path(target)

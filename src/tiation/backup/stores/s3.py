@@ -3,7 +3,8 @@
 Writes stream: `put_stream` buffers one part at a time and sends a multipart upload (a single PutObject when the
 whole object is smaller than one part), so memory stays near one part whatever the object size. An object exists
 only once CompleteMultipartUpload succeeds; on any failure the upload is aborted, and `cleanup()` aborts uploads
-that a killed process (or a failed abort) left behind. Every call goes through botocore's "standard" retry mode
+that a killed process (or a failed abort) left behind once they are stale (initiated over 24 h ago by default),
+never another process's upload in flight. Every call goes through botocore's "standard" retry mode
 (exponential backoff on throttling, 5xx and connection errors); errors become one-line `BackupError`s.
 
 boto3 is imported on first use only: the CLI must start fast. Credentials (plain or `SecretRef`) are revealed
@@ -59,6 +60,7 @@ class S3Store:
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         list_page_size: int = 1000,
+        abort_uploads_after: timedelta = timedelta(hours=24),
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise ValueError(
@@ -76,6 +78,7 @@ class S3Store:
         self.part_size = part_size
         self.retries = retries
         self.list_page_size = list_page_size
+        self.abort_uploads_after = abort_uploads_after
         self._access_key = access_key
         self._secret_key = secret_key
         self._timeouts = (connect_timeout, read_timeout)
@@ -312,12 +315,9 @@ class S3Store:
                 raise self._error(exc, f"delete of {key}") from None
 
     def cleanup(self, *, older_than: timedelta | None = None) -> int:
-        """Abort incomplete multipart uploads under the prefix; returns how many.
-
-        By default every upload not in flight in this process is aborted; with `older_than`, only uploads
-        initiated longer ago than that (use it when other processes may be uploading to the same prefix).
-        """
-        cutoff = datetime.now(UTC) - older_than if older_than is not None else None
+        """Abort multipart uploads under the prefix initiated over `older_than` (default `abort_uploads_after`)
+        ago, never this process's; returns how many. A younger one may be another process's backup in flight."""
+        cutoff = datetime.now(UTC) - (self.abort_uploads_after if older_than is None else older_than)
         aborted = 0
         try:
             pages = (
@@ -329,7 +329,7 @@ class S3Store:
                 (up["Key"], up["UploadId"])
                 for page in pages
                 for up in page.get("Uploads", [])
-                if up["UploadId"] not in self._active and (cutoff is None or up["Initiated"] < cutoff)
+                if up["UploadId"] not in self._active and up["Initiated"] < cutoff
             ]
             for full, upload_id in stale:
                 try:

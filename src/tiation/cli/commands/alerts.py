@@ -66,8 +66,8 @@ def list_(app: AppContext, show_all: bool, limit: int, json_mode: bool) -> None:
     """Open incidents (newest first)."""
     out = Output(json_mode=json_mode)
     states = () if show_all else ("triggered", "acknowledged")
-    with app.store().alerts_read("list incidents") as tx:
-        rows = tx.list_incidents(states=states, limit=limit)
+    with app.store().read("list incidents") as uow:
+        rows = uow.alerts.list_incidents(states=states, limit=limit)
     out.data([i.to_dict() for i in rows])
     if not rows:
         out.line("no open incidents" if not show_all else "no incidents")
@@ -88,16 +88,16 @@ def list_(app: AppContext, show_all: bool, limit: int, json_mode: bool) -> None:
 def show(app: AppContext, incident_id: str, json_mode: bool) -> None:
     """One incident: its alerts, timeline, escalation steps and notifications."""
     out = Output(json_mode=json_mode)
-    with app.store().alerts_read("show an incident") as tx:
-        incident = tx.get_incident(incident_id)
+    with app.store().read("show an incident") as uow:
+        incident = uow.alerts.get_incident(incident_id)
         if incident is None:
             raise UsageError(f"no incident {incident_id!r} (see: tiation alerts list --all)")
         view = _IncidentView(
             incident,
-            tx.alerts_of(incident.id),
-            tx.timeline(incident.id),
-            tx.steps_of(incident.id),
-            tx.list_outbox(incident_id=incident.id),
+            uow.alerts.alerts_of(incident.id),
+            uow.alerts.timeline(incident.id),
+            uow.alerts.steps_of(incident.id),
+            uow.alerts.list_outbox(incident_id=incident.id),
         )
     out.data(view.document())
     view.print(out)

@@ -49,7 +49,9 @@ def run(app: AppContext, name: str, json_mode: bool) -> None:
     finally:
         if spinner is not None:
             spinner.stop()
-    out.data(manifest.model_dump(mode="json"))
+    out.data({**manifest.model_dump(mode="json"), "removed_orphans": service.removed_orphans})
+    for key in service.removed_orphans:
+        out.line(f"removed {key}: no manifest (left by a killed run)")
     s = manifest.sizes
     took = (manifest.finished_at - manifest.started_at).total_seconds()
     out.line(
@@ -69,7 +71,8 @@ def list_(app: AppContext, name: str | None, json_mode: bool) -> None:
     out = Output(json_mode=json_mode)
     if name is not None:
         _service(app).backup_config(name)
-    rows = app.store().list_backups(name=name)
+    with app.store().read("list backups") as uow:
+        rows = uow.backups.find(name=name)
     out.data({"backups": [describe(r) for r in rows]})
     if not rows:
         out.line("no backups" + (f" of {name}" if name else ""))
@@ -109,6 +112,10 @@ def show(app: AppContext, backup_id: str, json_mode: bool) -> None:
     recipients = m.get("encryption", {}).get("recipients") or []
     out.line(f"encrypted to: {', '.join(recipients) if recipients else 'nobody (not encrypted)'}")
     out.line(f"timings: {m.get('timings')}")
+    if m.get("format_version", 1) < 2:
+        out.line("manifest: unprotected (older format: no checksum, no seal)")
+    else:
+        out.line(f"manifest: checksummed{', sealed inside the encrypted data' if m.get('seal') else ''}")
     out.line(f"verified: {row.verified} {row.verify_detail or ''}".rstrip())
 
 
@@ -168,14 +175,18 @@ def prune(app: AppContext, name: str, dry_run: bool, force: bool, json_mode: boo
     out = Output(json_mode=json_mode)
     service = _service(app)
     decision = service.plan_prune(name, force=force) if dry_run else service.prune(name, force=force)
+    orphans = service.sweep_orphans(name, dry_run=dry_run)
     out.data(
         {
             "dry_run": dry_run,
             "keep": {k: list(v) for k, v in decision.keep.items()},
             "delete": decision.delete,
             "refused": decision.refused,
+            "orphans": orphans,
         }
     )
+    for key in orphans:
+        out.line(f"{'would remove' if dry_run else 'removed'} {key}: no manifest (left by a killed run)")
     for backup_id, reasons in sorted(decision.keep.items()):
         out.line(f"keep    {backup_id}: {'; '.join(reasons)}")
     for backup_id, why in sorted(decision.delete.items()):
@@ -208,9 +219,10 @@ def metrics(app: AppContext) -> None:
     """Backup metrics in OpenMetrics text (last success, size, duration, verify, drills)."""
     from tiation.backup.metrics import backup_metrics
 
-    store = app.store()
     names = sorted(app.loaded().platform.backups)
-    sys.stdout.write(backup_metrics(store.list_backups(), store.list_drills(limit=1000), names).decode())
+    with app.store().read("read metrics") as uow:
+        backups, drills = uow.backups.find(), uow.drills.recent(limit=1000)
+    sys.stdout.write(backup_metrics(backups, drills, names).decode())
 
 
 def _identities(paths: tuple[str, ...]) -> list[str]:
@@ -233,7 +245,7 @@ def _identities(paths: tuple[str, ...]) -> list[str]:
 
 
 @backup.command("restore")
-@click.argument("backup_id")
+@click.argument("backup_id", required=False)
 @click.option(
     "--to", "to", metavar="TARGET", help="New database name / file / directory (default: a new one)."
 )
@@ -243,16 +255,28 @@ def _identities(paths: tuple[str, ...]) -> list[str]:
 @click.option(
     "-i", "--identity", "identity", multiple=True, metavar="FILE", help="age identity file (repeatable)."
 )
+@click.option(
+    "--cleanup", is_flag=True, help="Only clean up after restores that were interrupted (killed midway)."
+)
 @click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 def restore(
-    app: AppContext, backup_id: str, to: str | None, replace: bool, identity: tuple[str, ...], json_mode: bool
+    app: AppContext,
+    backup_id: str | None,
+    to: str | None,
+    replace: bool,
+    identity: tuple[str, ...],
+    cleanup: bool,
+    json_mode: bool,
 ) -> None:
     """Restore BACKUP_ID into a new database (never over the live one) and run the configured checks."""
     from tiation.backup.recovery import restore as do_restore
 
     out = Output(json_mode=json_mode)
     service = _service(app)
+    if cleanup or backup_id is None:
+        _cleanup_restores(service, out, given=cleanup)
+        return
     identities = _identities(identity)
     if out.tty:
         from rich.progress import (
@@ -291,6 +315,22 @@ def restore(
     )
     if result.replaced:
         out.line(f"swapped in; the previous one is kept as {result.replaced}")
+    for line in result.interrupted:
+        out.line(line)
+    if result.manifest.startswith("unprotected"):
+        out.line(f"note: the backup's manifest is {result.manifest}: it carries no checksum or seal")
+
+
+def _cleanup_restores(service: Any, out: Output, *, given: bool) -> None:
+    from tiation.backup.restores import reap
+    from tiation.errors import UsageError
+
+    if not given:
+        raise UsageError("give a BACKUP_ID to restore (or --cleanup)")
+    lines = reap(service)
+    out.data({"interrupted": lines})
+    for line in lines or ["no interrupted restores"]:
+        out.line(line)
 
 
 @backup.command("drill")

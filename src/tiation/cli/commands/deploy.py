@@ -140,5 +140,6 @@ def stop(app: AppContext, environment: str, service: str | None) -> None:
     out = Output()
     for svc in services:
         target.stop(svc)
-        engine.store.audit(actor=engine.actor, action="service.stop", environment=environment, service=svc)
+        with engine.store.write("write the audit log") as uow:
+            uow.audit.record(actor=engine.actor, action="service.stop", environment=environment, service=svc)
         out.line(f"stopped {svc} in {environment}")

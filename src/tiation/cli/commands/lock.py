@@ -20,7 +20,8 @@ def lock() -> None:
 def list_(app: AppContext, json_mode: bool) -> None:
     """Every lease, live or expired."""
     out = Output(json_mode=json_mode)
-    leases = app.store().list_leases()
+    with app.store().read("list leases") as uow:
+        leases = uow.leases.all()
     out.data(
         {
             "leases": [
@@ -66,7 +67,8 @@ def release(app: AppContext, environment: str, service: str, force: bool) -> Non
     """Break the lease on ENVIRONMENT SERVICE (audited)."""
     if not force:
         raise UsageError("breaking a lease needs --force (the holder may still be running)")
-    lease = app.store().force_release(environment, service, actor=app.who())
+    with app.store().write("force-release a lease") as uow:
+        lease = uow.leases.force_release(environment, service, actor=app.who())
     out = Output()
     if lease is None:
         out.line(f"no lease on {environment}/{service}")

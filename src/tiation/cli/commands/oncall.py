@@ -234,9 +234,8 @@ def override_list(app: AppContext, schedule: str | None, show_all: bool, json_mo
     out = Output(json_mode=json_mode)
     if schedule is not None:
         require_schedule(app.loaded().platform, schedule)
-    rows = app.store().list_oncall_overrides(
-        schedule=schedule, ending_after=None if show_all else app.clock.now()
-    )
+    with app.store().read("list on-call overrides") as uow:
+        rows = uow.overrides.find(schedule=schedule, ending_after=None if show_all else app.clock.now())
     out.data({"overrides": [_override_json(r) for r in rows]})
     if not rows:
         out.line("no overrides" + (f" for {schedule}" if schedule else ""))

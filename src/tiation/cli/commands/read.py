@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,13 +11,17 @@ from tiation.cli.context import AppContext
 from tiation.cli.output import Output
 from tiation.errors import UsageError
 
+if TYPE_CHECKING:
+    from tiation.state.rows import DeploymentRow
+    from tiation.targets.base import Observed
+
 
 def _ts(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def _envs(app: AppContext, environment: str | None) -> list[str]:
-    platform = app.loaded().platform
+    platform = app.loaded().core
     if environment is None:
         return sorted(platform.environments)
     platform.require_environment(environment)
@@ -35,45 +39,12 @@ def status(app: AppContext, environment: str | None, json_mode: bool) -> None:
     out = Output(json_mode=json_mode)
     loaded = app.loaded()
     envs = _envs(app, environment)
-    pairs = [(env, svc) for env in envs for svc in sorted(loaded.platform.services)]
-    from tiation.state.quick import latest_deployments
-
-    latest = latest_deployments(app.state_location(), pairs)
-    if latest is None:  # not the default SQLite store, or not migrated yet: ask the store itself
-        store = app.store()
-        latest = {}
-        for env, svc in pairs:
-            found = store.list_deployments(environment=env, service=svc, limit=1)
-            latest[(env, svc)] = found[0] if found else None
+    services = sorted(loaded.core.services)
+    latest = _latest_deployments(app, [(env, svc) for env in envs for svc in services])
     rows: list[dict[str, Any]] = []
     for env in envs:
         target = make_target(loaded, env, app.clock)
-        for svc in sorted(loaded.platform.services):
-            seen = target.observe(svc)
-            last = latest[(env, svc)]
-            serving = seen.serving
-            rows.append(
-                {
-                    "environment": env,
-                    "service": svc,
-                    "version": serving.version if serving else None,
-                    "state": serving.state if serving else "not running",
-                    "endpoint": f"{seen.public.host}:{seen.public.port}" if seen.public and serving else None,
-                    "restarts": serving.restarts if serving else 0,
-                    "since": serving.started_at.isoformat() if serving and serving.started_at else None,
-                    "last_deploy": (
-                        {
-                            "id": last.id,
-                            "version": last.version,
-                            "kind": last.kind,
-                            "status": last.status,
-                            "at": last.started_at.isoformat(),
-                        }
-                        if last
-                        else None
-                    ),
-                }
-            )
+        rows.extend(_status_row(env, svc, target.observe(svc), latest[(env, svc)]) for svc in services)
     out.data({"services": rows})
     out.table(
         ["env", "service", "version", "state", "endpoint", "restarts", "last deploy"],
@@ -96,6 +67,47 @@ def status(app: AppContext, environment: str | None, json_mode: bool) -> None:
     )
 
 
+def _latest_deployments(
+    app: AppContext, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], DeploymentRow | None]:
+    """The newest deployment of each (environment, service): the stdlib fast path, else the store."""
+    from tiation.state.quick import latest_deployments
+
+    latest = latest_deployments(app.state_location(), pairs)
+    if latest is not None:
+        return latest
+    # not the default SQLite store, or not migrated yet: ask the store itself
+    with app.store().read("list deployments") as uow:
+        found = {
+            pair: uow.deployments.recent(environment=pair[0], service=pair[1], limit=1) for pair in pairs
+        }
+    return {pair: deps[0] if deps else None for pair, deps in found.items()}
+
+
+def _status_row(env: str, svc: str, seen: Observed, last: DeploymentRow | None) -> dict[str, Any]:
+    serving = seen.serving
+    return {
+        "environment": env,
+        "service": svc,
+        "version": serving.version if serving else None,
+        "state": serving.state if serving else "not running",
+        "endpoint": f"{seen.public.host}:{seen.public.port}" if seen.public and serving else None,
+        "restarts": serving.restarts if serving else 0,
+        "since": serving.started_at.isoformat() if serving and serving.started_at else None,
+        "last_deploy": (
+            {
+                "id": last.id,
+                "version": last.version,
+                "kind": last.kind,
+                "status": last.status,
+                "at": last.started_at.isoformat(),
+            }
+            if last
+            else None
+        ),
+    }
+
+
 @click.command()
 @click.argument("environment")
 @click.argument("service", required=False)
@@ -107,8 +119,9 @@ def history(app: AppContext, environment: str, service: str | None, limit: int, 
     out = Output(json_mode=json_mode)
     _envs(app, environment)
     if service is not None:
-        app.loaded().platform.require_service(service)
-    deps = app.store().list_deployments(environment=environment, service=service, limit=limit)
+        app.loaded().core.require_service(service)
+    with app.store().read("list deployments") as uow:
+        deps = uow.deployments.recent(environment=environment, service=service, limit=limit)
     out.data({"deployments": [_dep_dict(d) for d in deps]})
     if not deps:
         out.line(f"no deployments in {environment}" + (f" for {service}" if service else ""))
@@ -146,15 +159,12 @@ def _dep_dict(d: Any) -> dict[str, Any]:
 def why(app: AppContext, deployment_id: str, json_mode: bool) -> None:
     """The verdict of a deployment, with its evidence: events, exit codes, probe results, last log lines."""
     out = Output(json_mode=json_mode)
-    store = app.store()
-    dep = store.get_deployment(deployment_id)
-    if dep is None:
-        raise UsageError(f"no deployment {deployment_id!r}")
-    children = [
-        d
-        for d in store.list_deployments(environment=dep.environment, service=dep.service, limit=200)
-        if d.parent_id == dep.id
-    ]
+    with app.store().read("read a deployment") as uow:
+        dep = uow.deployments.get(deployment_id)
+        if dep is None:
+            raise UsageError(f"no deployment {deployment_id!r}")
+        recent = uow.deployments.recent(environment=dep.environment, service=dep.service, limit=200)
+    children = [d for d in recent if d.parent_id == dep.id]
     out.data({**_dep_dict(dep), "evidence": dep.evidence, "followed_by": [_dep_dict(c) for c in children]})
     out.line(
         f"deployment {dep.id}: {dep.kind} {dep.service} {dep.version} to {dep.environment} by {dep.actor}"
@@ -190,7 +200,7 @@ def logs(app: AppContext, environment: str, service: str, lines: int) -> None:
     from tiation.deploy.targets import make_target
 
     _envs(app, environment)
-    app.loaded().platform.require_service(service)
+    app.loaded().core.require_service(service)
     out = Output()
     for line in make_target(app.loaded(), environment, app.clock).logs(service, lines=lines):
         out.line(line)
@@ -204,7 +214,8 @@ def logs(app: AppContext, environment: str, service: str, lines: int) -> None:
 def audit(app: AppContext, deployment_id: str | None, limit: int, json_mode: bool) -> None:
     """The audit log, oldest first."""
     out = Output(json_mode=json_mode)
-    rows = app.store().audit_events(deployment_id=deployment_id, limit=limit)
+    with app.store().read("read the audit log") as uow:
+        rows = uow.audit.events(deployment_id=deployment_id, limit=limit)
     out.data(
         {
             "events": [

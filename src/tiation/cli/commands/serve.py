@@ -42,7 +42,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_access_log:
     if ctx.invoked_subcommand is not None:
         return
     from tiation.server.app import create_app
-    from tiation.server.run import configure_logging
+    from tiation.server.run import configure_logging, listen
     from tiation.server.run import serve as run_server
 
     app: AppContext = ctx.obj
@@ -59,9 +59,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_access_log:
     )
     bind_host = host or platform.server.host
     bind_port = port or platform.server.port
+    sock = listen(bind_host, bind_port)  # a busy port fails here: one line, before anything starts
     intakes = ", ".join(sorted(platform.alerting.intake)) or "none configured"
     log.info("serving on http://%s:%d (intakes: %s)", bind_host, bind_port, intakes)
-    run_server(asgi, bind_host, bind_port)
+    run_server(asgi, bind_host, bind_port, trusted_proxies=platform.server.trusted_proxies, sock=sock)
     log.info("stopped")
 
 

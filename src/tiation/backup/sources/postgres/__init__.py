@@ -41,6 +41,10 @@ class PostgresSource(PgDump):
         params = self.params()
         return Restored(database.restore_database(stream, params, target, str(info.get("format"))))
 
+    def discard(self, target: str) -> list[str]:
+        """What a killed restore into `target` leaves: the database, if it still bears the restore's mark."""
+        return database.discard_database(self.params(), target)
+
     def check(self, target: str, checks: VerifyChecks) -> list[str]:
         """The configured tables and queries, run against the restored database."""
         return database.check_database(self.params(), target, checks)

@@ -91,9 +91,13 @@ def _ident(name: str) -> str:
     return '"' + name + '"'
 
 
+_RESTORING = "tiation: restore in progress"  # marks a database a killed restore may leave half-loaded
+
+
 def restore_database(stream: Iterator[bytes], params: Mapping[str, str], new_db: str, fmt: str) -> int:
     """Create database `new_db` and load the dump into it (pg_restore for custom format, psql for plain)."""
     _admin(params, f"CREATE DATABASE {_ident(new_db)}")
+    _admin(params, f"COMMENT ON DATABASE {_ident(new_db)} IS '{_RESTORING}'")
     target = _conninfo(params, new_db)
     if fmt == "pg_dump-plain":
         argv = [_pg_tool("psql"), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", "--dbname", target]
@@ -102,11 +106,30 @@ def restore_database(stream: Iterator[bytes], params: Mapping[str, str], new_db:
         argv = [_pg_tool("pg_restore"), "--no-owner", "--exit-on-error", "--dbname", target]
         what = "pg_restore"
     try:
-        return _feed([*argv, "--no-password"], stream, _pg_env(params), what)
+        written = _feed([*argv, "--no-password"], stream, _pg_env(params), what)
+        _admin(params, f"COMMENT ON DATABASE {_ident(new_db)} IS NULL")
+        return written
     except BaseException:
         with contextlib.suppress(BackupError):
             _admin(params, f"DROP DATABASE IF EXISTS {_ident(new_db)}")
         raise
+
+
+def discard_database(params: Mapping[str, str], db: str) -> list[str]:
+    """Drop `db` if a killed restore left it half-loaded (it still bears the restore's mark); else nothing."""
+    import psycopg
+
+    try:
+        with psycopg.connect(_conninfo(params, "postgres"), password=params.get("password")) as conn:
+            row = conn.execute(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (db,)
+            ).fetchone()
+    except psycopg.Error as exc:
+        raise BackupError(redact(f"PostgreSQL refused: {str(exc).strip().splitlines()[0]}")) from None
+    if row is None or row[0] != _RESTORING:
+        return []
+    _admin(params, f"DROP DATABASE IF EXISTS {_ident(db)}")
+    return [f"database {db}"]
 
 
 def check_database(params: Mapping[str, str], db: str, checks: VerifyChecks) -> list[str]:
