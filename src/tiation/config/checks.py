@@ -128,19 +128,18 @@ def _overrides(platform: Platform, root: Any) -> Iterator[Problem]:
 
 
 def _local_settings(platform: Platform, root: Any) -> Iterator[Problem]:
-    local_env = next((n for n, e in platform.environments.items() if e.target == "local"), None)
+    local_env = next((n for n, e in platform.environments.items() if e.traits.local_run), None)
     if local_env is None:
         return
     for name, service in platform.services.items():
         if service.local is None:
-            message = f"missing 'local' run settings, needed by environment {local_env!r} (target local)"
+            target = platform.environments[local_env].target
+            message = f"missing 'local' run settings, needed by environment {local_env!r} (target {target})"
             yield _problem(root, ("services", name), message, at_key=True)
 
 
 def _container_images(platform: Platform, root: Any) -> Iterator[Problem]:
-    env_name = next(
-        (n for n, e in platform.environments.items() if e.target in ("kubernetes", "compose")), None
-    )
+    env_name = next((n for n, e in platform.environments.items() if e.traits.containers), None)
     if env_name is None:
         return
     target = platform.environments[env_name].target

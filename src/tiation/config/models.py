@@ -13,11 +13,16 @@ import importlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from tiation.config.base import EnvValue, Name, Secret, Strict
 from tiation.config.durations import Duration
-from tiation.config.targets import ComposeSettings, KubernetesSettings, Resources
+from tiation.config.probes import CommandCheck as CommandCheck
+from tiation.config.probes import HttpCheck as HttpCheck
+from tiation.config.probes import Probe as Probe
+from tiation.config.probes import TcpCheck as TcpCheck
+from tiation.config.targets import LocalTargetSettings as LocalTargetSettings
+from tiation.config.targets import Resources, TargetSettings
 from tiation.errors import unknown_name
 
 if TYPE_CHECKING:
@@ -29,79 +34,13 @@ class Project(Strict):
     description: str = ""
 
 
-class LocalTargetSettings(Strict):
-    """Settings of the `local` target (services as supervised processes on this machine)."""
-
-    host: str = "127.0.0.1"
-
-
-class Environment(Strict):
-    target: Literal["local", "fake", "kubernetes", "compose"] = "local"
-    local: LocalTargetSettings = Field(default_factory=LocalTargetSettings)
-    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
-    compose: ComposeSettings = Field(default_factory=ComposeSettings)
+class Environment(TargetSettings):
     approval: Literal["none", "required"] = "none"
     approval_ttl: Duration = timedelta(hours=4)
     lease_ttl: Duration = timedelta(seconds=60)
     """How long a deploy lease lives without a heartbeat (a killed deploy frees the pair after this)."""
     services: dict[Name, ServiceOverride] = Field(default_factory=dict)
     """Per-service overrides in this environment."""
-
-
-class HttpCheck(Strict):
-    path: str = "/health"
-    port: int | None = Field(default=None, ge=1, le=65535)
-    """Defaults to the instance's port."""
-    expect_status: list[int] = Field(default_factory=lambda: [200])
-    body_contains: str | None = None
-    latency_budget: Duration | None = None
-    """A response slower than this counts as a failed check."""
-
-
-class TcpCheck(Strict):
-    port: int | None = Field(default=None, ge=1, le=65535)
-
-
-class CommandCheck(Strict):
-    command: list[str] = Field(min_length=1)
-    """Argument list; `{port}`, `{host}` and `{version}` are substituted."""
-    expect_exit: int = 0
-
-
-class Probe(Strict):
-    """One health probe: exactly one of http, tcp, command, with its timing."""
-
-    name: str | None = None
-    http: HttpCheck | None = None
-    tcp: TcpCheck | None = None
-    command: CommandCheck | None = None
-    interval: Duration = timedelta(seconds=1)
-    timeout: Duration = timedelta(seconds=1)
-    initial_delay: Duration = timedelta(0)
-    success_threshold: int = Field(default=1, ge=1)
-    failure_threshold: int = Field(default=3, ge=1)
-
-    @model_validator(mode="after")
-    def _exactly_one_kind(self) -> Probe:
-        kinds = [k for k in ("http", "tcp", "command") if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            raise ValueError("a probe needs exactly one of 'http', 'tcp' or 'command'")
-        return self
-
-    @property
-    def kind(self) -> str:
-        return "http" if self.http else "tcp" if self.tcp else "command"
-
-    @property
-    def label(self) -> str:
-        if self.name:
-            return self.name
-        if self.http:
-            return f"http {self.http.path}"
-        if self.tcp:
-            return "tcp"
-        assert self.command is not None
-        return "command " + " ".join(self.command.command)
 
 
 class Health(Strict):

@@ -1,8 +1,11 @@
-"""Settings of the container targets (`kubernetes`, `compose`) and what a service needs to run in a container."""
+"""Deploy targets in the platform file: each kind's settings, what each kind needs of a service (data, so no
+module tests a kind string), and what a service needs to run in a container."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -11,6 +14,12 @@ from tiation.config.durations import Duration
 
 _CPU = re.compile(r"^(\d+(\.\d+)?|\d+m)$")
 _MEMORY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+
+
+class LocalTargetSettings(Strict):
+    """Settings of the `local` target (services as supervised processes on this machine)."""
+
+    host: str = "127.0.0.1"
 
 
 class KubernetesSettings(Strict):
@@ -33,6 +42,41 @@ class ComposeSettings(Strict):
     """The compose project name; default: `<project>-<environment>`."""
     docker_host: str | None = None
     """The engine's address (`unix:///path/docker.sock`); default: $DOCKER_HOST, then the system socket."""
+
+
+TargetKind = Literal["local", "fake", "kubernetes", "compose"]
+
+
+@dataclass(frozen=True)
+class TargetTraits:
+    """What a target kind needs of the services deployed to it."""
+
+    containers: bool = False
+    """It runs images (`services.*.image` is required; the release carries no command or working directory)."""
+    local_run: bool = False
+    """It runs processes on this machine (`services.*.local` is required)."""
+
+
+TARGET_TRAITS: dict[str, TargetTraits] = {
+    "local": TargetTraits(local_run=True),
+    "fake": TargetTraits(),
+    "kubernetes": TargetTraits(containers=True),
+    "compose": TargetTraits(containers=True),
+}
+
+
+class TargetSettings(Strict):
+    """An environment's target: its kind and the settings of each kind (only the chosen kind's are read)."""
+
+    target: TargetKind = "local"
+    local: LocalTargetSettings = Field(default_factory=LocalTargetSettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    compose: ComposeSettings = Field(default_factory=ComposeSettings)
+
+    @property
+    def traits(self) -> TargetTraits:
+        """What the target kind needs of the services deployed to it."""
+        return TARGET_TRAITS[self.target]
 
 
 class Quantities(Strict):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from tiation.clock import Clock
 from tiation.config.graph import deploy_order
 from tiation.config.loader import LoadedPlatform
 from tiation.config.models import Probe
 from tiation.deploy.executor import Executor, Outcome, Report, quiet_report, target_problems
-from tiation.deploy.health import ProbeResult
+from tiation.deploy.health import ProbeResult, run_probe
 from tiation.deploy.plan import ApprovalFact, Plan, PlanOptions, ServiceFacts, plan_deploy
 from tiation.deploy.release import build_release, resolve_version
 from tiation.deploy.verify import Prober
@@ -20,38 +21,42 @@ from tiation.secrets import SecretRef
 from tiation.state import ApprovalRow, StateStore
 from tiation.targets.base import Endpoint, Observed, Release, Target
 
+if TYPE_CHECKING:
+    import httpx
+
 TargetFactory = Callable[[str], Target]
 
 
-def make_prober(target: Target, clock: Clock) -> Prober:
-    """Real probes for real targets; the fake target answers its own probes."""
-    from tiation.targets.fake import FakeTarget
+def make_prober(target: Target, clock: Clock, http: httpx.Client | None = None) -> Prober:
+    """The probes of a deploy on `target`: the target answers those it can (its `probing` ability: a cluster's
+    rollout status, the fake's script); the engine runs the rest itself (over `http`, if given)."""
+    real = engine_prober(clock, http)
+    probing = target.capabilities().probing
+    if probing is None:
+        return real
+    answer = probing.answer
 
-    if isinstance(target, FakeTarget):
-        fake = target
+    def prober(probe: Probe, endpoint: Endpoint, version: str) -> ProbeResult:
+        if not probing.answers(probe.kind):
+            return real(probe, endpoint, version)
+        at, start = clock.now(), clock.monotonic()
+        ok, detail = answer(endpoint, version)
+        return ProbeResult(probe.label, ok, detail, clock.monotonic() - start, at)
 
-        def fake_probe(probe: Probe, endpoint: Endpoint, version: str) -> ProbeResult:
-            ok, detail = fake.probe_ok(endpoint)
-            return ProbeResult(probe.label, ok, detail, 0.0, clock.now())
+    return prober
 
-        return fake_probe
-    cluster_probe = getattr(target, "cluster_probe", None)
-    if cluster_probe is not None:
-        # The cluster runs the probes (readiness in the pod spec); the verdict reads the rollout's answer.
-        def rollout_probe(probe: Probe, endpoint: Endpoint, version: str) -> ProbeResult:
-            at, start = clock.now(), clock.monotonic()
-            ok, detail = cluster_probe(endpoint, version)
-            return ProbeResult(probe.label, bool(ok), str(detail), clock.monotonic() - start, at)
 
-        return rollout_probe
-    import httpx
-
-    from tiation.deploy.health import run_probe
-
-    client = httpx.Client(trust_env=False, follow_redirects=False)
+def engine_prober(clock: Clock, http: httpx.Client | None = None) -> Prober:
+    """Probes run from this process, sharing one HTTP client: `http`, else one made on first use (it lives as
+    long as the process: a CLI command)."""
+    clients: list[httpx.Client] = [http] if http is not None else []
 
     def real_probe(probe: Probe, endpoint: Endpoint, version: str) -> ProbeResult:
-        return run_probe(probe, endpoint, version=version, clock=clock, http=client)
+        if not clients:
+            import httpx
+
+            clients.append(httpx.Client(trust_env=False, follow_redirects=False))
+        return run_probe(probe, endpoint, version=version, clock=clock, http=clients[0])
 
     return real_probe
 
@@ -93,6 +98,7 @@ class Engine:
             services = [which]
         target = self.targets(environment)
         target.check()
+        caps = target.capabilities()
         prober = self.prober_factory(target, self.clock)
         releases = [
             build_release(platform, self.loaded.root, environment, s, resolve_version(platform, s, version))
@@ -118,7 +124,7 @@ class Engine:
                 approvals=approvals,
                 dependencies_unhealthy=self._unhealthy_dependencies(environment, svc, target, prober),
                 # A cluster reads secret values from its own Secrets; they need not resolve here.
-                unresolved_secrets=[] if target.kind == "kubernetes" else unresolved_secrets(release),
+                unresolved_secrets=[] if caps.secrets_on_target else unresolved_secrets(release),
                 target_problems=target_problems(target, release),
             )
         opts = PlanOptions(

@@ -332,7 +332,7 @@ class Executor:
 def target_problems(target: Target, release: Release) -> list[str]:
     """What the target's own prechecks say about `release`, one line each (targets without prechecks: none).
     Deploys check during the plan (a problem blocks the step); a rollback, which has no plan, checks here."""
-    check = getattr(target, "precheck", None)
+    check = target.capabilities().precheck
     return list(check(release)) if check is not None else []
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from tiation.config.models import Platform, Probe, Service
 from tiation.errors import UsageError
 from tiation.targets.base import Release
+from tiation.targets.probes import ProbeSpec, Workload, probe_from_dict
 
 
 def resolve_version(platform: Platform, service: str, version: str | None) -> str:
@@ -27,7 +27,7 @@ def build_release(platform: Platform, root: Path, environment: str, service: str
     spec = platform.service_in(environment, service)
     # The loader guarantees `local:` for every environment on the local target; other targets ignore it.
     # Container targets run the image's own command; `local:` is how the local target starts a process.
-    container = platform.environments[environment].target in ("kubernetes", "compose")
+    container = platform.environments[environment].traits.containers
     run = None if container else spec.local
     command = tuple(arg.replace("{version}", version) for arg in run.command) if run else ()
     cwd_path = None if container else str((root / run.cwd).resolve()) if run and run.cwd else str(root)
@@ -45,36 +45,31 @@ def build_release(platform: Platform, root: Path, environment: str, service: str
         stop_timeout=run.stop_timeout.total_seconds() if run else 10.0,
         image=image,
         replicas=spec.replicas,
-        workload=workload_of(spec) if image else {},
+        workload=workload_of(spec) if image else Workload(),
     )
 
 
-def workload_of(spec: Service) -> dict[str, Any]:
-    """The container settings of a service as plain data: probes, resources, Secrets read as env."""
-    return {
-        "probes": [_probe(p) for p in spec.health.probes],
-        "resources": spec.resources.model_dump(exclude_none=True),
-        "env_secrets": list(spec.env_secrets),
-        "deadline_s": spec.health.deadline.total_seconds(),
-    }
+def workload_of(spec: Service) -> Workload:
+    """The container settings of a service: typed probe specs, resources, Secrets read as env, deadline."""
+    return Workload(
+        probes=tuple(probe_spec(p) for p in spec.health.probes),
+        resources=spec.resources.model_dump(exclude_none=True),
+        env_secrets=tuple(spec.env_secrets),
+        deadline_s=spec.health.deadline.total_seconds(),
+    )
 
 
-def _probe(probe: Probe) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "name": probe.label,
-        "kind": probe.kind,
-        "interval_s": probe.interval.total_seconds(),
-        "timeout_s": probe.timeout.total_seconds(),
-        "initial_delay_s": probe.initial_delay.total_seconds(),
-        "success_threshold": probe.success_threshold,
-        "failure_threshold": probe.failure_threshold,
-    }
-    if probe.http is not None:
-        out["path"] = probe.http.path
-        out["port"] = probe.http.port
-    elif probe.tcp is not None:
-        out["port"] = probe.tcp.port
-    else:
-        assert probe.command is not None
-        out["command"] = list(probe.command.command)
-    return out
+def probe_spec(probe: Probe) -> ProbeSpec:
+    """The release's record of a probe: its timing and what its check kind records (`release_fields`)."""
+    return probe_from_dict(
+        {
+            "name": probe.label,
+            "kind": probe.kind,
+            "interval_s": probe.interval.total_seconds(),
+            "timeout_s": probe.timeout.total_seconds(),
+            "initial_delay_s": probe.initial_delay.total_seconds(),
+            "success_threshold": probe.success_threshold,
+            "failure_threshold": probe.failure_threshold,
+            **probe.check.release_fields(),
+        }
+    )

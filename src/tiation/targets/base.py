@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tiation.secrets import SecretRef
+from tiation.targets.probes import Workload
+
+if TYPE_CHECKING:
+    from tiation.targets.capabilities import Capabilities
 
 EnvMap = Mapping[str, "str | SecretRef"]
 
@@ -42,8 +46,13 @@ class Release:
     image: str | None = None
     """Container image (container targets); `{version}` already substituted."""
     replicas: int = 1
-    workload: Mapping[str, Any] = field(default_factory=dict)
-    """What a container target needs besides the image: `probes`, `resources`, `env_secrets` (plain data)."""
+    workload: Workload = field(default_factory=Workload)
+    """What a container target needs besides the image: typed probe specs, resources, Secrets read as env."""
+
+    def __post_init__(self) -> None:
+        # A workload given in its stored (dict) form is read into the typed one.
+        if not isinstance(self.workload, Workload):
+            object.__setattr__(self, "workload", Workload.from_dict(self.workload))
 
     @property
     def digest(self) -> str:
@@ -68,7 +77,7 @@ class Release:
         if self.image is not None:
             out["image"] = self.image
             out["replicas"] = self.replicas
-            out["workload"] = json.loads(json.dumps(self.workload, sort_keys=True))
+            out["workload"] = json.loads(json.dumps(self.workload.to_dict(), sort_keys=True))
         if include_digest:
             out["digest"] = self.digest
         return out
@@ -95,7 +104,7 @@ class Release:
             stop_timeout=float(data.get("stop_timeout", 10.0)),
             image=data.get("image"),
             replicas=int(data.get("replicas", 1)),
-            workload=dict(data.get("workload", {})),
+            workload=Workload.from_dict(data.get("workload") or {}),
         )
 
 
@@ -191,9 +200,13 @@ class Rollout:
 
 
 class Target(Protocol):
-    """Where services run. Implementations: `local`, `fake` (and later `compose`, `kubernetes`)."""
+    """Where services run. Implementations: `local`, `compose`, `kubernetes`, and the shipped `fake`."""
 
     kind: str
+
+    def capabilities(self) -> Capabilities:
+        """The target's optional abilities (`tiation.targets.capabilities`; `NO_CAPABILITIES`: none)."""
+        ...
 
     def check(self) -> None:
         """Raise TargetError if the target cannot be reached or used."""

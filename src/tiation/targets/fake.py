@@ -21,6 +21,7 @@ from tiation.targets.base import (
     Rollout,
     TargetEvent,
 )
+from tiation.targets.capabilities import Capabilities, TargetProbing
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class FakeTarget:
     _instances: dict[str, _FakeInstance] = field(default_factory=dict)
     _serving: dict[str, str] = field(default_factory=dict)
     _ports: itertools.count[int] = field(default_factory=lambda: itertools.count(20000))
+
+    def capabilities(self) -> Capabilities:
+        """The fake answers every probe from its script (`probe_ok`)."""
+        return Capabilities(probing=TargetProbing(lambda endpoint, _version: self.probe_ok(endpoint)))
 
     def check(self) -> None:
         if not self.reachable:
@@ -153,3 +158,11 @@ class FakeTarget:
         if target is None or target not in self._instances:
             return []
         return [f"fake log of {self._instances[target].release.version}"][-lines:]
+
+
+def from_platform(_loaded: object, _environment: str, clock: Clock) -> FakeTarget:
+    """The target of an environment with `target: fake`: an empty fake (a fresh one per process).
+
+    Found by the deploy engine through the `tiation.targets` entry point named `fake` (pyproject.toml), the
+    hook any out-of-tree target uses too; product code never imports this module."""
+    return FakeTarget(clock=clock)

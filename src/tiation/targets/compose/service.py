@@ -78,7 +78,7 @@ def service_definition(
         if key not in given
     )
     command = tuple(fill(arg, port=port, host=host, config_dir=Path(config_dir)) for arg in release.command)
-    probes = release.workload.get("probes") or []
+    probes = release.workload.native_probes  # the kinds a container can run; tiation runs the others
     check = healthcheck_of(probes[0], host, port) if probes else None
     if check is not None and check.test[0] == "CMD" and not command_probes:
         check = None

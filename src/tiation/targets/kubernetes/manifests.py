@@ -17,6 +17,7 @@ from typing import Any
 
 from tiation.secrets import SecretRef
 from tiation.targets.base import Release
+from tiation.targets.probes import CommandProbe, HttpProbe, ProbeSpec, TcpProbe
 
 FIELD_MANAGER = "tiation"
 NAME_LABEL = "app.kubernetes.io/name"
@@ -75,28 +76,25 @@ def config_map(release: Release, namespace: str) -> dict[str, Any] | None:
     }
 
 
-def _port_of(probe: Mapping[str, Any], release: Release) -> int:
-    port = probe.get("port")
-    return int(port) if port else release.port
-
-
-def probe_manifest(probe: Mapping[str, Any], release: Release) -> dict[str, Any]:
-    """A Kubernetes probe from one of the release's probe specs (`workload["probes"]`)."""
-    kind = probe["kind"]
+def probe_manifest(probe: ProbeSpec, release: Release) -> dict[str, Any] | None:
+    """A Kubernetes probe from one of the release's probe specs; None for a kind with no Kubernetes
+    equivalent (such a probe is not in the pod spec: the deploy engine runs it itself)."""
     out: dict[str, Any]
-    if kind == "http":
-        out = {"httpGet": {"path": probe.get("path") or "/", "port": _port_of(probe, release)}}
-    elif kind == "tcp":
-        out = {"tcpSocket": {"port": _port_of(probe, release)}}
+    if isinstance(probe, HttpProbe):
+        out = {"httpGet": {"path": probe.path or "/", "port": probe.port or release.port}}
+    elif isinstance(probe, TcpProbe):
+        out = {"tcpSocket": {"port": probe.port or release.port}}
+    elif isinstance(probe, CommandProbe):
+        out = {"exec": {"command": list(probe.command)}}
     else:
-        out = {"exec": {"command": [str(a) for a in probe["command"]]}}
+        return None
     out.update(
         {
-            "periodSeconds": max(1, math.ceil(float(probe.get("interval_s", 10)))),
-            "timeoutSeconds": max(1, math.ceil(float(probe.get("timeout_s", 1)))),
-            "initialDelaySeconds": math.ceil(float(probe.get("initial_delay_s", 0))),
-            "successThreshold": int(probe.get("success_threshold", 1)),
-            "failureThreshold": int(probe.get("failure_threshold", 3)),
+            "periodSeconds": max(1, math.ceil(float(probe.interval_s))),
+            "timeoutSeconds": max(1, math.ceil(float(probe.timeout_s))),
+            "initialDelaySeconds": math.ceil(float(probe.initial_delay_s)),
+            "successThreshold": int(probe.success_threshold),
+            "failureThreshold": int(probe.failure_threshold),
         }
     )
     return out
@@ -124,19 +122,20 @@ def container(release: Release) -> dict[str, Any]:
         "env": _env(release),
         "securityContext": {"allowPrivilegeEscalation": False},
     }
-    if workload.get("env_secrets"):
-        spec["envFrom"] = [{"secretRef": {"name": name}} for name in workload["env_secrets"]]
-    probes = list(workload.get("probes", ()))
-    if probes:
-        spec["readinessProbe"] = probe_manifest(probes[0], release)
-        liveness = probe_manifest(probes[0], release)
+    if workload.env_secrets:
+        spec["envFrom"] = [{"secretRef": {"name": name}} for name in workload.env_secrets]
+    # The first probe Kubernetes can run is the pod's readiness and liveness probe.
+    native = workload.native_probes
+    readiness = probe_manifest(native[0], release) if native else None
+    liveness = probe_manifest(native[0], release) if native else None
+    if readiness is not None and liveness is not None:
+        spec["readinessProbe"] = readiness
         # Liveness restarts a container; give a slow start the whole verify deadline first.
-        liveness["initialDelaySeconds"] = max(
-            liveness["initialDelaySeconds"], math.ceil(float(workload.get("deadline_s", 30)))
-        )
+        deadline = workload.deadline_s if workload.deadline_s is not None else 30
+        liveness["initialDelaySeconds"] = max(liveness["initialDelaySeconds"], math.ceil(float(deadline)))
         liveness["successThreshold"] = 1
         spec["livenessProbe"] = liveness
-    resources = {k: v for k, v in dict(workload.get("resources", {})).items() if v}
+    resources = {k: dict(v) for k, v in workload.resources.items() if v}
     if resources:
         spec["resources"] = resources
     if release.config:

@@ -42,7 +42,7 @@ def _secret_keys(api: KubeApi, namespace: str, name: str, service: str) -> set[s
 
 
 def _secrets(api: KubeApi, namespace: str, release: Release) -> None:
-    for name in release.workload.get("env_secrets", ()):
+    for name in release.workload.env_secrets:
         _secret_keys(api, namespace, str(name), release.service)
     wanted = sorted(k for k, v in release.env.items() if isinstance(v, SecretRef))
     if wanted:
@@ -108,7 +108,7 @@ def fits(
 
 
 def _capacity(api: KubeApi, release: Release) -> None:
-    requests = (release.workload.get("resources") or {}).get("requests") or {}
+    requests = release.workload.resources.get("requests") or {}
     per_pod = {r: _quantity(requests[r]) if requests.get(r) else Decimal(0) for r in _RESOURCES}
     if not any(per_pod.values()) or release.replicas == 0:
         return

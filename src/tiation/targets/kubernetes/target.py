@@ -19,11 +19,13 @@ from typing import Any
 from tiation.clock import Clock
 from tiation.errors import TargetError
 from tiation.targets.base import Endpoint, EventKind, Instance, Observed, Release, Rollout, TargetEvent
+from tiation.targets.capabilities import Capabilities, TargetProbing
 from tiation.targets.kubernetes import manifests as m
 from tiation.targets.kubernetes.client import REQUEST_TIMEOUT, KubeApi
 from tiation.targets.kubernetes.prechecks import precheck
 from tiation.targets.kubernetes.rollout import RolloutStatus, classify_pod, pods_of, rollout_status
 from tiation.targets.kubernetes.watch import RolloutWatch
+from tiation.targets.probes import NATIVE_KINDS
 
 RESTORE_TIMEOUT = 120.0  # how long abort waits for the previous bundle to be rolled out again
 
@@ -60,6 +62,15 @@ class KubernetesTarget:
         self.api = KubeApi(kubeconfig=kubeconfig, context=context)
         self.progress_deadline_s = progress_deadline_s
         self._active: dict[str, _Active] = {}
+
+    def capabilities(self) -> Capabilities:
+        """Prechecks (Secrets, capacity, a server-side dry run); the cluster answers the probes it runs in the
+        pod (the kinds rendered into the pod spec; the engine runs the others); secrets are the cluster's."""
+        return Capabilities(
+            precheck=self.precheck,
+            probing=TargetProbing(self.cluster_probe, kinds=NATIVE_KINDS),
+            secrets_on_target=True,
+        )
 
     # -- reading ----------------------------------------------------------------------------------------------
     def check(self) -> None:
@@ -143,7 +154,8 @@ class KubernetesTarget:
     def _progress_deadline(self, release: Release) -> int:
         if self.progress_deadline_s is not None:
             return max(1, math.ceil(self.progress_deadline_s))
-        return max(1, math.ceil(float(release.workload.get("deadline_s", 600))))
+        deadline = release.workload.deadline_s
+        return max(1, math.ceil(deadline if deadline is not None else 600.0))
 
     def _apply_objects(self, release: Release, *, dry_run: bool = False) -> None:
         for obj in m.bundle(release, self.namespace, progress_deadline_s=self._progress_deadline(release)):

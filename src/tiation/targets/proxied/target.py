@@ -17,6 +17,7 @@ from typing import Any
 from tiation.clock import Clock
 from tiation.errors import TargetError
 from tiation.targets.base import Endpoint, Instance, Observed, Rollout
+from tiation.targets.capabilities import NO_CAPABILITIES, Capabilities
 from tiation.targets.proxied.common import atomic_write_json, read_json
 from tiation.targets.proxied.control import ProxyControl
 from tiation.targets.proxied.instances import InstanceFiles, ServicePaths
@@ -38,6 +39,10 @@ class ProxiedTarget:
         self.host = host
         self.clock = clock
         self._cursors: dict[str, Any] = {}
+
+    def capabilities(self) -> Capabilities:
+        """None: the deploy engine probes instances itself, and secrets are resolved on this host."""
+        return NO_CAPABILITIES
 
     # -- hooks ------------------------------------------------------------------------------------------------
     def _retire(self, files: InstanceFiles) -> None:
