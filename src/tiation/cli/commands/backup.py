@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tiation.cli.context import AppContext
 from tiation.cli.output import Output, plural
+
+if TYPE_CHECKING:
+    from tiation.backup.recovery import RestoreResult
 
 
 def _service(app: AppContext) -> Any:
@@ -284,36 +289,8 @@ def restore(
         _cleanup_restores(service, out, given=cleanup)
         return
     identities = _identities(identity)
-    if out.tty:
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        bar = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=out.console,
-            transient=True,
-        )
-        task = bar.add_task(f"restoring {backup_id}", total=None)
-        with bar:
-            result = do_restore(
-                service,
-                backup_id,
-                to=to,
-                replace=replace,
-                identities=identities,
-                progress=lambda done, total: bar.update(task, completed=done, total=total or None),
-            )
-    else:
-        result = do_restore(service, backup_id, to=to, replace=replace, identities=identities)
+    run = partial(do_restore, service, backup_id, to=to, replace=replace, identities=identities)
+    result = _with_progress(out, f"restoring {backup_id}", run) if out.tty else run()
     out.data(result.to_dict())
     out.line(
         f"restored {result.backup_id} into {result.target} ({_size(result.restored_bytes)}) in "
@@ -325,6 +302,24 @@ def restore(
         out.line(line)
     if result.manifest.startswith("unprotected"):
         out.line(f"note: the backup's manifest is {result.manifest}: it carries no checksum or seal")
+
+
+def _with_progress(out: Output, label: str, run: Callable[..., RestoreResult]) -> RestoreResult:
+    """Run a restore with a Rich progress bar (bytes, speed, time left) on the terminal."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=out.console,
+        transient=True,
+    )
+    task = bar.add_task(label, total=None)
+    with bar:
+        return run(progress=lambda done, total: bar.update(task, completed=done, total=total or None))
 
 
 def _cleanup_restores(service: Any, out: Output, *, given: bool) -> None:
