@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from tiation.errors import TiationError
@@ -20,6 +20,7 @@ from tiation.redact import MASK, redact
 from tiation.secrets import SecretRef
 
 if TYPE_CHECKING:
+    from tiation.clock import Clock
     from tiation.config.oncall import Person
 
 Event = Literal["trigger", "escalate", "acknowledge", "resolve", "repeat"]
@@ -136,6 +137,22 @@ class Notifier(Protocol):
 
 
 NotifierProtocol = Notifier
+
+SettingsT = TypeVar("SettingsT")
+
+
+class ConfiguredNotifier(Generic[SettingsT]):
+    """What every configured notifier keeps: its name, its `notifiers:` settings and the clock."""
+
+    kind = "notifier"
+
+    def __init__(self, name: str, settings: SettingsT, *, clock: Clock) -> None:
+        self.name = name
+        self.settings = settings
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
 
 
 def safe_reason(text: str, *, secrets: Iterable[str] = ()) -> str:

@@ -18,6 +18,7 @@ from email.utils import format_datetime
 
 from tiation.alerting.notifiers.base import (
     DEFAULT_RETRY,
+    ConfiguredNotifier,
     Failed,
     Notification,
     RetryLater,
@@ -28,7 +29,6 @@ from tiation.alerting.notifiers.base import (
     headline,
     logged,
 )
-from tiation.clock import Clock
 from tiation.config.durations import format_duration
 from tiation.config.notifiers import EmailNotifier as EmailSettings
 from tiation.errors import TiationError
@@ -133,15 +133,10 @@ def classify_smtp_error(exc: Exception, timeout: str) -> SendResult:
     return RetryLater(DEFAULT_RETRY, f"SMTP failed ({type(exc).__name__})")
 
 
-class EmailNotifier:
+class EmailNotifier(ConfiguredNotifier[EmailSettings]):
     """Sends plain-text email through an SMTP server."""
 
     kind = "email"
-
-    def __init__(self, name: str, settings: EmailSettings, *, clock: Clock) -> None:
-        self.name = name
-        self.settings = settings
-        self.clock = clock
 
     def recipients(self, notification: Notification) -> list[str] | Failed:
         """The person's address when paging a person, else the notifier's `to` list."""
@@ -194,6 +189,3 @@ class EmailNotifier:
 
     def close(self) -> None:
         """Nothing to close: each send opens and closes its own SMTP connection."""
-
-    def __repr__(self) -> str:
-        return f"EmailNotifier({self.name!r})"

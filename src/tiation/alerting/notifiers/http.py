@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import quote
 
 from tiation import __version__
@@ -21,6 +21,7 @@ from tiation.alerting.notifiers.base import (
     DEFAULT_RETRY,
     MAX_RETRY_AFTER,
     RATE_LIMIT_RETRY,
+    ConfiguredNotifier,
     Failed,
     Notification,
     RetryLater,
@@ -225,15 +226,31 @@ Request = tuple[str, bytes, Mapping[str, str]]
 """URL, body and headers of one POST."""
 
 
-class HttpNotifier:
+class HttpSettings(Protocol):
+    """What the HTTP notifiers' settings have in common."""
+
+    @property
+    def timeout(self) -> timedelta:
+        """Bound on each network step of one send."""
+        ...
+
+    @property
+    def proxy(self) -> str | SecretRef | None:
+        """An HTTP(S) proxy URL, or None."""
+        ...
+
+
+HttpSettingsT = TypeVar("HttpSettingsT", bound=HttpSettings)
+
+
+class HttpNotifier(ConfiguredNotifier[HttpSettingsT]):
     """Shared `send` of the HTTP notifiers: build the request (pure but for secrets), post it, log the outcome."""
 
     kind = "http"
 
-    def __init__(self, name: str, *, timeout: timedelta, clock: Clock, proxy: str | SecretRef | None) -> None:
-        self.name = name
-        self.clock = clock
-        self.sender = HttpSender(timeout=timeout, clock=clock, proxy=proxy)
+    def __init__(self, name: str, settings: HttpSettingsT, *, clock: Clock) -> None:
+        super().__init__(name, settings, clock=clock)
+        self.sender = HttpSender(timeout=settings.timeout, clock=clock, proxy=settings.proxy)
 
     def request(self, notification: Notification, secrets: Secrets) -> Request | Failed:
         """The POST to make for `notification`, or why it cannot be sent."""
@@ -255,9 +272,6 @@ class HttpNotifier:
     def close(self) -> None:
         """Close pooled connections."""
         self.sender.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r})"
 
 
 def json_body(document: object) -> bytes:

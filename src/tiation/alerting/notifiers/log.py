@@ -15,6 +15,7 @@ from typing import Any
 
 from tiation.alerting.notifiers.base import (
     DEFAULT_RETRY,
+    ConfiguredNotifier,
     Notification,
     RetryLater,
     SendResult,
@@ -50,15 +51,13 @@ def _redacted(value: Any) -> Any:
     return value
 
 
-class LogNotifier:
+class LogNotifier(ConfiguredNotifier[LogSettings]):
     """Appends one JSON line per notification to `settings.path`."""
 
     kind = "log"
 
     def __init__(self, name: str, settings: LogSettings, *, clock: Clock) -> None:
-        self.name = name
-        self.settings = settings
-        self.clock = clock
+        super().__init__(name, settings, clock=clock)
         self._lock = threading.Lock()
 
     def send(self, notification: Notification) -> SendResult:
@@ -80,6 +79,3 @@ class LogNotifier:
 
     def close(self) -> None:
         """Nothing is kept open between sends."""
-
-    def __repr__(self) -> str:
-        return f"LogNotifier({self.name!r})"

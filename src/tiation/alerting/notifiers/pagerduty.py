@@ -13,7 +13,6 @@ from typing import Any
 
 from tiation.alerting.notifiers.base import Failed, Notification, Secrets
 from tiation.alerting.notifiers.http import HttpNotifier, Request, json_body
-from tiation.clock import Clock
 from tiation.config.notifiers import PagerDutyNotifier as PagerDutySettings
 
 SEVERITIES: Mapping[str, str] = {
@@ -81,14 +80,10 @@ def event(notification: Notification, *, routing_key: str, source: str | None) -
     return doc
 
 
-class PagerDutyNotifier(HttpNotifier):
+class PagerDutyNotifier(HttpNotifier[PagerDutySettings]):
     """Sends Events API v2 events."""
 
     kind = "pagerduty"
-
-    def __init__(self, name: str, settings: PagerDutySettings, *, clock: Clock) -> None:
-        super().__init__(name, timeout=settings.timeout, clock=clock, proxy=settings.proxy)
-        self.settings = settings
 
     def request(self, notification: Notification, secrets: Secrets) -> Request | Failed:
         url = secrets.reveal(self.settings.url)

@@ -13,7 +13,6 @@ from typing import Any
 
 from tiation.alerting.notifiers.base import Failed, Notification, Secrets, headline
 from tiation.alerting.notifiers.http import HttpNotifier, Request, header_value, json_body
-from tiation.clock import Clock
 from tiation.config.notifiers import PhoneNotifier as PhoneSettings
 
 _SEPARATORS = re.compile(r"[ ().-]")
@@ -40,14 +39,10 @@ def document(notification: Notification, *, to: str, max_chars: int) -> dict[str
     return {"to": number(to), "message": message(notification, max_chars=max_chars), "key": notification.key}
 
 
-class PhoneNotifier(HttpNotifier):
+class PhoneNotifier(HttpNotifier[PhoneSettings]):
     """Asks a provider to call or text a number."""
 
     kind = "phone"
-
-    def __init__(self, name: str, settings: PhoneSettings, *, clock: Clock) -> None:
-        super().__init__(name, timeout=settings.timeout, clock=clock, proxy=settings.proxy)
-        self.settings = settings
 
     def request(self, notification: Notification, secrets: Secrets) -> Request | Failed:
         recipient = notification.recipient

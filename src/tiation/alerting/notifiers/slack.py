@@ -13,7 +13,6 @@ from typing import Any
 
 from tiation.alerting.notifiers.base import Failed, Notification, Secrets, headline
 from tiation.alerting.notifiers.http import HttpNotifier, Request, json_body
-from tiation.clock import Clock
 from tiation.config.notifiers import SlackNotifier as SlackSettings
 
 COLOURS: Mapping[str, str] = {
@@ -88,14 +87,10 @@ def payload(notification: Notification) -> dict[str, Any]:
     }
 
 
-class SlackNotifier(HttpNotifier):
+class SlackNotifier(HttpNotifier[SlackSettings]):
     """Posts to a Slack incoming webhook."""
 
     kind = "slack"
-
-    def __init__(self, name: str, settings: SlackSettings, *, clock: Clock) -> None:
-        super().__init__(name, timeout=settings.timeout, clock=clock, proxy=settings.proxy)
-        self.settings = settings
 
     def request(self, notification: Notification, secrets: Secrets) -> Request | Failed:
         url = secrets.reveal(self.settings.webhook_url)

@@ -13,7 +13,6 @@ from typing import Any
 
 from tiation.alerting.notifiers.base import Failed, Notification, Secrets, notification_fields
 from tiation.alerting.notifiers.http import HttpNotifier, Request, header_value, json_body
-from tiation.clock import Clock
 from tiation.config.notifiers import WebhookNotifier as WebhookSettings
 
 SIGNATURE_HEADER = "X-Tiation-Signature"
@@ -42,14 +41,10 @@ def verify(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(signature(secret, body), header)
 
 
-class WebhookNotifier(HttpNotifier):
+class WebhookNotifier(HttpNotifier[WebhookSettings]):
     """Posts signed JSON to a URL."""
 
     kind = "webhook"
-
-    def __init__(self, name: str, settings: WebhookSettings, *, clock: Clock) -> None:
-        super().__init__(name, timeout=settings.timeout, clock=clock, proxy=settings.proxy)
-        self.settings = settings
 
     def request(self, notification: Notification, secrets: Secrets) -> Request | Failed:
         url = secrets.reveal(self.settings.url)
