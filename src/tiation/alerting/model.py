@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from tiation.records import record_dict
+
 Status = Literal["firing", "resolved", "acknowledged"]
 """What the source says: the alert fires, has recovered, or (PagerDuty `acknowledge`) someone is on it."""
 
@@ -88,12 +90,4 @@ class IngestResult:
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready form (what the intake API answers)."""
-        return {
-            "received": self.received,
-            "new": self.new,
-            "duplicates": self.duplicates,
-            "resolved": self.resolved,
-            "acknowledged": self.acknowledged,
-            "silenced": self.silenced,
-            "incidents": list(self.incidents),
-        }
+        return record_dict(self)

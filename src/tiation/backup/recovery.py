@@ -14,6 +14,7 @@ from tiation.backup.service import BackupService
 from tiation.backup.sources.base import Source
 from tiation.backup.stores.base import Store
 from tiation.errors import BackupError
+from tiation.records import record_dict
 from tiation.state import BackupRow, DrillRow
 
 
@@ -32,17 +33,8 @@ class RestoreResult:
     interrupted: tuple[str, ...] = ()  # earlier restores found interrupted (and cleaned up) before this one
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "backup_id": self.backup_id,
-            "kind": self.kind,
-            "target": self.target,
-            "restored_bytes": self.restored_bytes,
-            "checks": list(self.checks),
-            "phases": self.phases,
-            "replaced": self.replaced,
-            "manifest": self.manifest,
-            "interrupted": list(self.interrupted),
-        }
+        """A JSON-ready form."""
+        return record_dict(self)
 
 
 Progress = Callable[[int, int], None]

@@ -19,6 +19,7 @@ from tiation.deploy.records import DeployRecords
 from tiation.deploy.verdict import Failed, Healthy, Pending, Verdict
 from tiation.deploy.verify import Observation, Prober, failure_evidence, verify
 from tiation.errors import DeployError, QuarantinedError, UsageError
+from tiation.records import record_dict
 from tiation.state import Lease, ReleaseRow, StateStore
 from tiation.targets.base import Release, Target
 
@@ -44,16 +45,8 @@ class Outcome:
     timings: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "service": self.service,
-            "status": self.status,
-            "version": self.version,
-            "deployment_id": self.deployment_id,
-            "verdict": self.verdict,
-            "rolled_back_to": self.rolled_back_to,
-            "rollback_deployment_id": self.rollback_deployment_id,
-            "timings": dict(self.timings),
-        }
+        """A JSON-ready form."""
+        return record_dict(self)
 
 
 @dataclass
