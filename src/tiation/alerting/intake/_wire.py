@@ -17,10 +17,11 @@ import functools
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar, get_args
+from typing import Annotated, Any, Protocol, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, WithJsonSchema
 
+from tiation.alerting.model import AlertEvent, Status
 from tiation.errors import AlertError
 
 M = TypeVar("M", bound=BaseModel)
@@ -45,6 +46,51 @@ class ClosedWire(Wire):
     """Base of tiation's own wire format: unknown keys are errors (they are typos)."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class WireAlert(Protocol):
+    """What an intake's parsed alert has in common with the pipeline's `AlertEvent`."""
+
+    @property
+    def status(self) -> Status:
+        """Firing, resolved or acknowledged."""
+        ...
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        """The alert's labels."""
+        ...
+
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        """The alert's annotations."""
+        ...
+
+    @property
+    def starts_at(self) -> datetime | None:
+        """When it started firing, if the source said."""
+        ...
+
+    @property
+    def ends_at(self) -> datetime | None:
+        """When it stopped, if the source said."""
+        ...
+
+
+def alert_event(
+    source: str, alert: WireAlert, *, generator_url: str | None, dedup_key: str | None = None
+) -> AlertEvent:
+    """The pipeline's event for one parsed wire alert."""
+    return AlertEvent(
+        source=source,
+        status=alert.status,
+        labels=alert.labels,
+        annotations=alert.annotations,
+        starts_at=alert.starts_at,
+        ends_at=alert.ends_at,
+        generator_url=generator_url,
+        dedup_key=dedup_key,
+    )
 
 
 def _str_map(value: Any) -> dict[str, str]:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from tiation.alerting.intake._wire import IntakeError, Labels, StrMap, Timestamp, Wire, validate
+from tiation.alerting.intake._wire import IntakeError, Labels, StrMap, Timestamp, Wire, alert_event, validate
 from tiation.alerting.model import AlertEvent
 
 SOURCE = "alertmanager"
@@ -66,15 +66,4 @@ def parse_alertmanager(data: object) -> list[AlertEvent]:
     if not isinstance(data, dict):
         raise IntakeError("expected a JSON object (an Alertmanager webhook notification)")
     hook = validate(AlertmanagerWebhook, data)
-    return [
-        AlertEvent(
-            source=SOURCE,
-            status=alert.status,
-            labels=alert.labels,
-            annotations=alert.annotations,
-            starts_at=alert.starts_at,
-            ends_at=alert.ends_at,
-            generator_url=alert.generator_url or None,
-        )
-        for alert in hook.alerts
-    ]
+    return [alert_event(SOURCE, alert, generator_url=alert.generator_url or None) for alert in hook.alerts]

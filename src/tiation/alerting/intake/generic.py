@@ -22,7 +22,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from tiation.alerting.intake._wire import ClosedWire, IntakeError, Labels, StrMap, Timestamp, validate
+from tiation.alerting.intake._wire import (
+    ClosedWire,
+    IntakeError,
+    Labels,
+    StrMap,
+    Timestamp,
+    alert_event,
+    validate,
+)
 from tiation.alerting.model import AlertEvent
 
 SOURCE = "generic"
@@ -51,16 +59,4 @@ def parse_generic(data: object) -> list[AlertEvent]:
     if not isinstance(data, dict):
         raise IntakeError('expected a JSON object: {"alerts": [...]} or one alert')
     alerts = validate(GenericBatch, data).alerts if "alerts" in data else [validate(GenericAlert, data)]
-    return [
-        AlertEvent(
-            source=SOURCE,
-            status=alert.status,
-            labels=alert.labels,
-            annotations=alert.annotations,
-            starts_at=alert.starts_at,
-            ends_at=alert.ends_at,
-            generator_url=alert.generator_url,
-            dedup_key=alert.dedup_key,
-        )
-        for alert in alerts
-    ]
+    return [alert_event(SOURCE, a, generator_url=a.generator_url, dedup_key=a.dedup_key) for a in alerts]
