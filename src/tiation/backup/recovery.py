@@ -243,18 +243,10 @@ def verify_by_restore(service: BackupService, backup_id: str, *, identities: lis
     try:
         result = _scratch_restore(service, row, identities, service.clock.now().strftime("%Y%m%d%H%M%S"))
     except BackupError as exc:
-        with service.state.write("record a verify") as uow:
-            uow.backups.set_verified(row.id, ok=False, detail=str(exc))
-            uow.audit.record(
-                actor=service.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
-            )
+        service.record_verify(row.id, ok=False, detail=str(exc), audit={"error": str(exc)})
         raise
     detail = "restored into a scratch target; " + "; ".join([*result.checks, f"manifest {result.manifest}"])
-    with service.state.write("record a verify") as uow:
-        uow.backups.set_verified(row.id, ok=True, detail=detail)
-        uow.audit.record(
-            actor=service.actor, action="backup.verify.passed", details={"id": row.id, "restore": True}
-        )
+    service.record_verify(row.id, ok=True, detail=detail, audit={"restore": True})
     return result
 
 

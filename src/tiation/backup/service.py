@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tiation.backup.manifest import Manifest, from_catalog, manifest_key
@@ -206,19 +206,22 @@ class BackupService:
         try:
             result = verify_backup(self.storage(row.storage), row.id, from_catalog(row.manifest))
         except IntegrityError as exc:
-            with self.state.write("record a verify") as uow:
-                uow.backups.set_verified(row.id, ok=False, detail=str(exc))
-                uow.audit.record(
-                    actor=self.actor, action="backup.verify.failed", details={"id": row.id, "error": str(exc)}
-                )
+            self.record_verify(row.id, ok=False, detail=str(exc), audit={"error": str(exc)})
             raise
         detail = "size and sha256 match the manifest" + (
             "" if result.protected else "; manifest unprotected (older format)"
         )
-        with self.state.write("record a verify") as uow:
-            uow.backups.set_verified(row.id, ok=True, detail=detail)
-            uow.audit.record(actor=self.actor, action="backup.verify.passed", details={"id": row.id})
+        self.record_verify(row.id, ok=True, detail=detail)
         return self.get(row.id)
+
+    def record_verify(
+        self, backup_id: str, *, ok: bool, detail: str, audit: Mapping[str, object] | None = None
+    ) -> None:
+        """Store a verify result on the backup and audit it (`audit`: more details), in one transaction."""
+        action = "backup.verify.passed" if ok else "backup.verify.failed"
+        with self.state.write("record a verify") as uow:
+            uow.backups.set_verified(backup_id, ok=ok, detail=detail)
+            uow.audit.record(actor=self.actor, action=action, details={"id": backup_id, **(audit or {})})
 
     def pin(self, backup_id: str, *, pinned: bool = True) -> BackupRow:
         """Pin a backup (retention never deletes it) or unpin it."""
