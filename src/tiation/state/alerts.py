@@ -12,9 +12,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 
 from tiation.state.alert_rows import (
     AlertRow,
@@ -58,6 +58,9 @@ _INSERT_EVENTS = insert(incident_events)
 _INSERT_STEPS = insert(escalation_steps)
 
 
+RowT = TypeVar("RowT")
+
+
 def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -70,26 +73,24 @@ class AlertTx(Repository):
 
     def alerts_by_fingerprint(self, fingerprints: Sequence[str]) -> dict[str, AlertRow]:
         """Known alerts among `fingerprints`."""
-        found: dict[str, AlertRow] = {}
-        for part in _chunks(sorted(set(fingerprints))):
-            for r in self.conn.execute(_ALERTS_BY_FP, {"keys": list(part)}):
-                found[r.fingerprint] = alert_row(r)
-        return found
+        return self._keyed(_ALERTS_BY_FP, fingerprints, alert_row, by="fingerprint")
 
     def open_incidents_by_key(self, keys: Sequence[str]) -> dict[str, IncidentRow]:
         """Open (triggered or acknowledged) incidents among these group keys."""
-        found: dict[str, IncidentRow] = {}
-        for part in _chunks(sorted(set(keys))):
-            for r in self.conn.execute(_OPEN_BY_KEY, {"keys": list(part)}):
-                found[r.group_key] = incident_row(r)
-        return found
+        return self._keyed(_OPEN_BY_KEY, keys, incident_row, by="group_key")
 
     def incidents_by_id(self, ids: Sequence[str]) -> dict[str, IncidentRow]:
         """Incidents among these ids."""
-        found: dict[str, IncidentRow] = {}
-        for part in _chunks(sorted(set(ids))):
-            for r in self.conn.execute(_INCIDENTS_BY_ID, {"keys": list(part)}):
-                found[r.id] = incident_row(r)
+        return self._keyed(_INCIDENTS_BY_ID, ids, incident_row, by="id")
+
+    def _keyed(
+        self, query: Select[Any], keys: Sequence[str], build: RowMapper[RowT], *, by: str
+    ) -> dict[str, RowT]:
+        """The rows `query` finds for `keys` (bound as `keys`, a chunk at a time), built and keyed by column `by`."""
+        found: dict[str, RowT] = {}
+        for part in _chunks(sorted(set(keys))):
+            for r in self.conn.execute(query, {"keys": list(part)}):
+                found[r._mapping[by]] = build(r)
         return found
 
     def get_incident(self, incident_id: str) -> IncidentRow | None:
