@@ -6,8 +6,9 @@ snapshot, say) does not import the YAML parser and the checks.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tiation.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tiation.config.graph import dependents, deploy_order
@@ -40,8 +41,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

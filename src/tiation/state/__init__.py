@@ -9,8 +9,9 @@ modules `location`, `revision`, `quick`) does not import SQLAlchemy until a stor
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tiation.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tiation.state.catalog import BackupRow, DrillRow
@@ -49,8 +50,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tiation.state' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
