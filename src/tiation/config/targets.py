@@ -16,6 +16,13 @@ _CPU = re.compile(r"^(\d+(\.\d+)?|\d+m)$")
 _MEMORY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
 
 
+def _quantity(value: str | None, pattern: re.Pattern[str], what: str, examples: str) -> str | None:
+    """`value` if it is unset or matches `pattern`, else a ValueError naming `what` it should be."""
+    if value is not None and not pattern.match(value):
+        raise ValueError(f"not {what}: {value!r} (e.g. {examples})")
+    return value
+
+
 class LocalTargetSettings(Strict):
     """Settings of the `local` target (services as supervised processes on this machine)."""
 
@@ -88,16 +95,12 @@ class Quantities(Strict):
     @field_validator("cpu")
     @classmethod
     def _cpu(cls, value: str | None) -> str | None:
-        if value is not None and not _CPU.match(value):
-            raise ValueError(f"not a CPU quantity: {value!r} (e.g. 250m, 0.5, 2)")
-        return value
+        return _quantity(value, _CPU, "a CPU quantity", "250m, 0.5, 2")
 
     @field_validator("memory")
     @classmethod
     def _memory(cls, value: str | None) -> str | None:
-        if value is not None and not _MEMORY.match(value):
-            raise ValueError(f"not a memory quantity: {value!r} (e.g. 128Mi, 1Gi)")
-        return value
+        return _quantity(value, _MEMORY, "a memory quantity", "128Mi, 1Gi")
 
 
 class Resources(Strict):
