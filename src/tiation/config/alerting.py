@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, model_validator
 
-from tiation.config.base import Name, Secret, Strict
+from tiation.config.base import Name, Secret, Strict, matching
 from tiation.config.durations import Duration
 from tiation.config.rules import RuleGroup
 
@@ -36,9 +36,7 @@ def _sha256_hex(value: str) -> str:
 
 
 def _hhmm(value: str) -> str:
-    if not _HHMM.match(value):
-        raise ValueError(f"expected a wall-clock time 'HH:MM', got {value!r}")
-    return value
+    return matching(_HHMM, value, "a wall-clock time 'HH:MM'")
 
 
 def parse_instant(value: str) -> datetime:

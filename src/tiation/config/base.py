@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, GetPydanticSchema, PlainSerializer, WrapValidator
@@ -11,6 +12,13 @@ from tiation.secrets import SecretRef
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+def matching(pattern: re.Pattern[str], value: str, expected: str) -> str:
+    """`value` if `pattern` matches it, else a ValueError `expected <expected>, got '<value>'`."""
+    if not pattern.match(value):
+        raise ValueError(f"expected {expected}, got {value!r}")
+    return value
 
 
 def _secret_or_plain(value: Any, handler: Any) -> str | SecretRef:

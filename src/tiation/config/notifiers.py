@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from tiation.config.base import EnvValue, Secret, Strict
+from tiation.config.base import EnvValue, Secret, Strict, matching
 from tiation.config.durations import Duration
 from tiation.secrets import SecretRef
 
@@ -48,15 +48,11 @@ def _timeout(value: timedelta) -> timedelta:
 
 
 def _address(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError(f"expected an email address like 'alerts@example.com', got {value!r}")
-    return value
+    return matching(_EMAIL, value, "an email address like 'alerts@example.com'")
 
 
 def _phone(value: str) -> str:
-    if not _PHONE.match(value):
-        raise ValueError(f"expected a phone number like '+1-555-0101', got {value!r}")
-    return value
+    return matching(_PHONE, value, "a phone number like '+1-555-0101'")
 
 
 def _http_url(value: str | SecretRef) -> str | SecretRef:
