@@ -219,8 +219,11 @@ class ComposeTarget(ProxiedTarget):
         record = self._record(files)
         data = None
         if record.get("state") == "created":
-            data = self.engine.inspect(str(record.get("container", "")))
-            state = container_state(data)
+            try:
+                data = self.engine.inspect(str(record.get("container", "")))
+                state = container_state(data)
+            except TargetError:  # the engine is down: what runs is unknown, not "not running"
+                state = "unknown"
         else:
             state = "stopped"
         container = (data or {}).get("State") or {}

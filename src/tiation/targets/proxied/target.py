@@ -142,7 +142,8 @@ class ProxiedTarget:
         serving = next((i for i in instances if i.id == serving_id), None)
         proxy = paths.proxy_running()
         public = Endpoint(str(proxy["host"]), int(proxy["port"])) if proxy else None
-        return Observed(service, serving, instances, public)
+        proxy_down = serving is not None and serving.state == "running" and proxy is None
+        return Observed(service, serving, instances, public, proxy_down=proxy_down)
 
     def _log_files(self, service: str, instance_id: str | None) -> InstanceFiles | None:
         """The instance whose log `logs` reads: `instance_id`, else the serving, else the newest (None: none)."""
