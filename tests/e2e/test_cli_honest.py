@@ -1,0 +1,55 @@
+"""Reads that never lie, and the repairs they lead to (issue 11): a dead proxy shows `down` and the next deploy of
+the serving version repairs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.request
+from typing import Any
+
+from fixtures.eco import Eco
+
+SERVICE = "liberation-system"
+
+
+def _row(eco: Eco, service: str = SERVICE) -> dict[str, Any]:
+    rows = eco.tiation("status", "local", "--json").json()["services"]
+    return next(r for r in rows if r["service"] == service)
+
+
+def _proxy_pid(eco: Eco, service: str = SERVICE) -> int:
+    state = json.loads((eco.root / ".tiation" / "local" / "local" / service / "proxy.json").read_text())
+    return int(state["pid"])
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with open(f"/proc/{pid}/stat") as fh:  # a zombie of ours is gone too
+        return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_killed_proxy_shows_down_and_the_next_deploy_repairs_it(eco: Eco) -> None:
+    eco.tiation("deploy", "local", SERVICE)
+    assert _row(eco)["state"] == "running"
+    pid = _proxy_pid(eco)
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    row = _row(eco)
+    assert row["state"] == "down" and row["version"] == "1.0.0"
+
+    run = eco.tiation("deploy", "local", SERVICE, "--json")  # no --force
+    [outcome] = run.json()["outcomes"]
+    assert outcome["status"] == "succeeded", outcome
+    row = _row(eco)
+    assert row["state"] == "running" and row["endpoint"]
+    with urllib.request.urlopen(f"http://{row['endpoint']}/", timeout=5) as resp:
+        assert json.loads(resp.read())["version"] == "1.0.0"
+    assert _proxy_pid(eco) != pid
