@@ -8,9 +8,11 @@ import os
 import signal
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from fixtures.eco import Eco
+from tiation.targets.local.supervisor import BASE_ENV
 
 SERVICE = "liberation-system"
 
@@ -53,3 +55,28 @@ def test_a_killed_proxy_shows_down_and_the_next_deploy_repairs_it(eco: Eco) -> N
     with urllib.request.urlopen(f"http://{row['endpoint']}/", timeout=5) as resp:
         assert json.loads(resp.read())["version"] == "1.0.0"
     assert _proxy_pid(eco) != pid
+
+
+def _service_environ(eco: Eco, service: str = SERVICE) -> dict[str, str]:
+    """The environment of the serving instance's process, as the kernel has it."""
+    base = eco.root / ".tiation" / "local" / "local" / service
+    serving = json.loads((base / "serving.json").read_text())["instance_id"]
+    pid = json.loads((base / "instances" / serving / "status.json").read_text())["child_pid"]
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    pairs = [item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item]
+    return {k.decode(): v.decode() for k, v in pairs}
+
+
+def test_a_service_gets_only_its_declared_env_and_the_minimal_base(eco: Eco) -> None:
+    planted = {"AWS_SECRET_ACCESS_KEY": "planted-deployer-only", "TIATION_PLANTED_TOKEN": "x"}
+    eco.tiation("deploy", "local", SERVICE, extra_env={**planted, "TZ": "UTC"})
+    environ = _service_environ(eco)
+    assert not set(planted) & set(environ)
+    assert "planted-deployer-only" not in "".join(environ.values())
+    assert environ["DATABASE_URL"]  # the declared env (a secret reference, resolved) is there
+    assert environ["TZ"] == "UTC" and "PATH" in environ
+    # the deployer's own variables (the fixture's TIATION_FILE …) stay with the deployer; `python3` may be a
+    # pyenv shim, a shell script that sets its own PYENV_*, PWD and SHLVL
+    shim = ("PYENV", "_PYENV", "PWD", "SHLVL")
+    inherited = {k for k in eco.env if k not in BASE_ENV and k not in planted and not k.startswith(shim)}
+    assert "TIATION_FILE" in inherited and not inherited & set(environ), sorted(environ)
