@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import time
 import urllib.request
 from pathlib import Path
@@ -80,3 +81,18 @@ def test_a_service_gets_only_its_declared_env_and_the_minimal_base(eco: Eco) -> 
     shim = ("PYENV", "_PYENV", "PWD", "SHLVL")
     inherited = {k for k in eco.env if k not in BASE_ENV and k not in planted and not k.startswith(shim)}
     assert "TIATION_FILE" in inherited and not inherited & set(environ), sorted(environ)
+
+
+def test_state_and_logs_are_private_under_umask_022(eco: Eco) -> None:
+    old = os.umask(0o022)
+    try:
+        eco.tiation("deploy", "local", SERVICE)
+    finally:
+        os.umask(old)
+    state = eco.root / ".tiation"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    private = [*state.glob("state.db*"), *(state / "logs").rglob("*.log")]
+    assert {p.name for p in private} >= {"state.db", "proxy.log"}
+    assert {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in private} == {
+        str(p): "0o600" for p in private
+    }

@@ -22,6 +22,7 @@ from typing import Any
 
 from tiation.clock import Clock
 from tiation.errors import TargetError
+from tiation.private import private_file
 from tiation.redact import redact
 from tiation.targets.base import Endpoint, Instance, Release, Rollout, TargetEvent
 from tiation.targets.compose.container import create_body
@@ -254,7 +255,9 @@ class ComposeTarget(ProxiedTarget):
         output = self.engine.logs(container, SAVED_LOG_LINES)
         if output is not None:
             files.log.parent.mkdir(parents=True, exist_ok=True)
-            files.log.write_text("".join(redact(line) + "\n" for line in output), encoding="utf-8")
+            private_file(files.log).write_text(
+                "".join(redact(line) + "\n" for line in output), encoding="utf-8"
+            )
         if self.engine.inspect(container) is not None:  # as `docker compose down`: stop in time, then remove
             self.engine.stop(container, stop_seconds(float(record.get("stop_timeout", 10.0))))
             self.engine.remove(container)

@@ -16,6 +16,7 @@ from typing import Any
 
 from tiation.clock import Clock
 from tiation.errors import TargetError
+from tiation.private import private_dir
 from tiation.targets.base import Endpoint, Instance, Observed, Rollout
 from tiation.targets.capabilities import NO_CAPABILITIES, Capabilities
 from tiation.targets.proxied.common import atomic_write_json, read_json
@@ -67,6 +68,8 @@ class ProxiedTarget:
     def _check_root(self) -> None:
         """Raise TargetError unless the root is writable."""
         try:
+            if self.root.name == ".tiation" or not self.root.exists():
+                private_dir(self.root)
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / f".check-{os.getpid()}"
             probe.write_bytes(b"")
