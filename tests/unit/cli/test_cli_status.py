@@ -4,6 +4,7 @@ normally, and the exit code (3) says something was unknown."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,32 +24,33 @@ services:
   cms: {port: 5001, default_version: "1.0", image: "shop/cms:{version}"}
 """
 
-
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
+Status = Callable[..., tuple[int, str]]
 
 
 @pytest.fixture
-def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("TIATION_FILE", raising=False)
+def status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Status:
+    """`tiation status ARGS` in-process on PLATFORM: (exit code, stdout)."""
+    (tmp_path / "tiation.yaml").write_text(PLATFORM)
+    monkeypatch.setenv("TIATION_FILE", str(tmp_path / "tiation.yaml"))
     monkeypatch.delenv("TIATION_STATE", raising=False)
     monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "tiation.yaml"
-    path.write_text(PLATFORM)
-    return path
+
+    def run(*args: str) -> tuple[int, str]:
+        code = 0
+        try:
+            main(["status", *args])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err
+        return code, captured.out
+
+    return run
 
 
-def test_an_unreachable_environment_is_shown_as_such_and_the_rest_normally(
-    platform: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, err = _run(["status", "--json"], capsys)
-    assert code == EXIT_UNKNOWN == 3, err
-    assert "Traceback" not in err
+def test_an_unreachable_environment_is_shown_as_such_and_the_rest_normally(status: Status) -> None:
+    code, out = status("--json")
+    assert code == EXIT_UNKNOWN == 3
     payload = json.loads(out)
     rows = {row["environment"]: row for row in payload["services"]}
     assert rows["dev"]["state"] == "not running" and rows["dev"]["unreachable"] is None
@@ -58,15 +60,13 @@ def test_an_unreachable_environment_is_shown_as_such_and_the_rest_normally(
     assert payload["unreachable"] == {"cluster": reason}
 
 
-def test_the_text_table_says_unreachable_with_the_reason(
-    platform: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = _run(["status"], capsys)
+def test_the_text_table_says_unreachable_with_the_reason(status: Status) -> None:
+    code, out = status()
     assert code == EXIT_UNKNOWN
     assert "unreachable (" in out and "not running" in out
 
 
-def test_every_environment_observed_exits_zero(platform: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(["status", "dev", "--json"], capsys)
+def test_every_environment_observed_exits_zero(status: Status) -> None:
+    code, out = status("dev", "--json")
     assert code == 0
     assert json.loads(out)["unreachable"] == {}
