@@ -50,9 +50,11 @@ def run_guarded(run: Callable[[], Any], argv: Sequence[str]) -> Any:
     except Exception as exc:
         path = debug_log_path()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as fh:
-                fh.write(redact(f"--- {' '.join(argv)}\n{traceback.format_exc()}\n"))
+            from tiation.private import open_private_append, private_dir
+
+            private_dir(path.parent)
+            with open_private_append(path) as fh:
+                fh.write(redact(f"--- {' '.join(argv)}\n{traceback.format_exc()}\n").encode())
             where = f"traceback in {path}"
         except OSError:
             where = "no debug log could be written"

@@ -143,7 +143,10 @@ def plan_deploy(
             continue
         planned.add(release.service)
         same = serving is not None and serving.digest == release.digest and serving.state == "running"
-        if same and not opts.force:
+        if same and fact.observed.proxy_down:
+            why = f"{current} -> {release.version} (repair: its proxy is down)"
+            steps.append(Step(release.service, "deploy", release, current, (why,)))
+        elif same and not opts.force:
             steps.append(
                 Step(release.service, "noop", release, current, (f"{release.version} already serving",))
             )

@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from tiation.clock import Clock
 from tiation.errors import StateError
+from tiation.private import private_dir, private_file
 from tiation.redact import redact
 
 _WRITE = "tiation_write"
@@ -127,11 +128,20 @@ def _normalize_url(url: str, display: str) -> URL:
     return parsed
 
 
+def _private_sqlite(database: Path) -> None:
+    """The database file 0600 (SQLite gives its WAL/SHM files the same mode); its directory 0700 when tiation
+    owns it (`.tiation`, or created here), never a directory the user named that already exists."""
+    parent = database.parent
+    if parent.name == ".tiation" or not parent.exists():
+        private_dir(parent)
+    private_file(database)
+
+
 def _create_engine(parsed: URL) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite(Path(database))
         engine = create_engine(parsed)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)

@@ -166,7 +166,7 @@ class Instance:
     id: str
     version: str
     digest: str
-    state: str  # "running" | "exited" | "stopped" | "starting"
+    state: str  # "running" | "exited" | "stopped" | "starting" | "unknown" (the target cannot tell)
     endpoint: Endpoint | None = None
     pid: int | None = None
     restarts: int = 0
@@ -182,6 +182,7 @@ class Observed:
     serving: Instance | None  # the instance that receives traffic, if any
     instances: tuple[Instance, ...] = ()
     public: Endpoint | None = None  # where clients reach the service
+    proxy_down: bool = False  # an instance serves, but the proxy in front of it is dead: clients get nothing
 
     @property
     def version(self) -> str | None:

@@ -95,3 +95,18 @@ def test_no_client_binary_is_run_anywhere_in_src() -> None:
     assert found == []
     compose = src / "targets" / "compose"
     assert all("subprocess" not in p.read_text(encoding="utf-8") for p in compose.glob("*.py"))
+
+
+def test_an_engine_that_is_down_makes_instances_unknown_never_not_running(tmp_path: Path) -> None:
+    target = ComposeTarget(tmp_path / ".tiation", "dev", project="p", clock=SystemClock())
+    target.engine = DockerEngine(f"unix://{tmp_path}/no-docker.sock")  # nothing listens there
+    paths = target._paths("web")
+    files = paths.instance("20260301T120000-abcd")
+    files.dir.mkdir(parents=True)
+    record = {"state": "created", "container": "p-web-x", "version": "1.0.0", "digest": "sha256:1"}
+    (files.dir / "instance.json").write_text(json.dumps({**record, "host": "127.0.0.1", "port": 1}))
+    paths.serving.write_text(json.dumps({"instance_id": files.id, "version": "1.0.0"}))
+    seen = target.observe("web")
+    assert seen.serving is not None and seen.serving.version == "1.0.0"
+    assert seen.serving.state == "unknown"
+    assert not seen.proxy_down  # unknown is not "running": no claim that clients get nothing

@@ -62,8 +62,9 @@ def _facts(release: Release, raw: dict[str, Any]) -> ServiceFacts:
         )
         for a in raw.get("approvals", [])
     ]
+    down = bool(raw.get("serving", {}).get("proxy") == "down")
     return ServiceFacts(
-        observed=Observed(release.service, serving, (serving,) if serving else ()),
+        observed=Observed(release.service, serving, (serving,) if serving else (), proxy_down=down),
         quarantined=raw.get("quarantined"),
         approvals=approvals,
         dependencies_unhealthy=raw.get("unhealthy", {}),

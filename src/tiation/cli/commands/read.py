@@ -9,7 +9,8 @@ import click
 
 from tiation.cli.context import AppContext
 from tiation.cli.output import Output
-from tiation.errors import UsageError
+from tiation.errors import TiationError, UsageError
+from tiation.redact import redact
 
 if TYPE_CHECKING:
     from tiation.state.rows import DeploymentRow
@@ -28,24 +29,34 @@ def _envs(app: AppContext, environment: str | None) -> list[str]:
     return [environment]
 
 
+EXIT_UNKNOWN = 3
+"""`status` exit code when some environment could not be observed: its rows say `unreachable (reason)`."""
+
+
 @click.command()
 @click.argument("environment", required=False)
 @click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
-def status(app: AppContext, environment: str | None, json_mode: bool) -> None:
-    """What serves in each environment, and how its last deploy went."""
-    from tiation.deploy.targets import make_target
+def status(app: AppContext, environment: str | None, json_mode: bool) -> int:
+    """What serves in each environment, and how its last deploy went.
 
+    An environment that cannot be observed (no kubeconfig, Docker engine down …) is shown as
+    `unreachable (reason)`; the others are shown normally and the exit code is 3 (something was unknown).
+    """
     out = Output(json_mode=json_mode)
-    loaded = app.loaded()
     envs = _envs(app, environment)
-    services = sorted(loaded.core.services)
+    services = sorted(app.loaded().core.services)
     latest = _latest_deployments(app, [(env, svc) for env in envs for svc in services])
     rows: list[dict[str, Any]] = []
+    unreachable: dict[str, str] = {}
     for env in envs:
-        target = make_target(loaded, env, app.clock)
-        rows.extend(_status_row(env, svc, target.observe(svc), latest[(env, svc)]) for svc in services)
-    out.data({"services": rows})
+        seen, reason = _observe_env(app, env, services)
+        if reason is not None:
+            unreachable[env] = reason
+        rows.extend(
+            _status_row(env, svc, seen.get(svc), latest[(env, svc)], unreachable=reason) for svc in services
+        )
+    out.data({"services": rows, "unreachable": unreachable})
     out.table(
         ["env", "service", "version", "state", "endpoint", "restarts", "last deploy"],
         [
@@ -65,6 +76,18 @@ def status(app: AppContext, environment: str | None, json_mode: bool) -> None:
             for r in rows
         ],
     )
+    return EXIT_UNKNOWN if unreachable or any(r["state"] == "unknown" for r in rows) else 0
+
+
+def _observe_env(app: AppContext, env: str, services: list[str]) -> tuple[dict[str, Observed], str | None]:
+    """What the environment's target sees of each service, or why it could not be asked (one line)."""
+    from tiation.deploy.targets import make_target
+
+    try:
+        target = make_target(app.loaded(), env, app.clock)
+        return {svc: target.observe(svc) for svc in services}, None
+    except (TiationError, OSError) as exc:
+        return {}, redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _latest_deployments(
@@ -84,14 +107,23 @@ def _latest_deployments(
     return {pair: deps[0] if deps else None for pair, deps in found.items()}
 
 
-def _status_row(env: str, svc: str, seen: Observed, last: DeploymentRow | None) -> dict[str, Any]:
-    serving = seen.serving
+def _status_row(
+    env: str, svc: str, seen: Observed | None, last: DeploymentRow | None, *, unreachable: str | None = None
+) -> dict[str, Any]:
+    serving = seen.serving if seen else None
+    if unreachable is not None:
+        state = f"unreachable ({unreachable})"
+    elif seen is not None and seen.proxy_down:
+        state = "down"  # the instance runs, but nothing forwards the service's port to it
+    else:
+        state = serving.state if serving else "not running"
     return {
         "environment": env,
         "service": svc,
         "version": serving.version if serving else None,
-        "state": serving.state if serving else "not running",
-        "endpoint": f"{seen.public.host}:{seen.public.port}" if seen.public and serving else None,
+        "state": state,
+        "unreachable": unreachable,
+        "endpoint": f"{seen.public.host}:{seen.public.port}" if seen and seen.public and serving else None,
         "restarts": serving.restarts if serving else 0,
         "since": serving.started_at.isoformat() if serving and serving.started_at else None,
         "last_deploy": (

@@ -22,6 +22,7 @@ from typing import Any
 
 from tiation.clock import Clock
 from tiation.errors import TargetError
+from tiation.private import private_file
 from tiation.redact import redact
 from tiation.targets.base import Endpoint, Instance, Release, Rollout, TargetEvent
 from tiation.targets.compose.container import create_body
@@ -219,8 +220,11 @@ class ComposeTarget(ProxiedTarget):
         record = self._record(files)
         data = None
         if record.get("state") == "created":
-            data = self.engine.inspect(str(record.get("container", "")))
-            state = container_state(data)
+            try:
+                data = self.engine.inspect(str(record.get("container", "")))
+                state = container_state(data)
+            except TargetError:  # the engine is down: what runs is unknown, not "not running"
+                state = "unknown"
         else:
             state = "stopped"
         container = (data or {}).get("State") or {}
@@ -251,7 +255,9 @@ class ComposeTarget(ProxiedTarget):
         output = self.engine.logs(container, SAVED_LOG_LINES)
         if output is not None:
             files.log.parent.mkdir(parents=True, exist_ok=True)
-            files.log.write_text("".join(redact(line) + "\n" for line in output), encoding="utf-8")
+            private_file(files.log).write_text(
+                "".join(redact(line) + "\n" for line in output), encoding="utf-8"
+            )
         if self.engine.inspect(container) is not None:  # as `docker compose down`: stop in time, then remove
             self.engine.stop(container, stop_seconds(float(record.get("stop_timeout", 10.0))))
             self.engine.remove(container)

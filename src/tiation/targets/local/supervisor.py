@@ -42,9 +42,14 @@ class SpawnError(Exception):
     """The command cannot be started at all (a configuration problem, not a crash)."""
 
 
+BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER")
+"""The only variables of the deployer's environment a service inherits (docs/deploy.md, "Least privilege")."""
+
+
 def resolve_env(spec_env: Mapping[str, Any]) -> dict[str, str]:
-    """os.environ plus the release env, with secret references revealed (raises ConfigError if missing)."""
-    env = dict(os.environ)
+    """The minimal base (BASE_ENV, from the deployer's environment) plus the release env, with secret references
+    revealed (raises ConfigError if missing). Nothing else of the deployer's environment reaches the service."""
+    env = {key: os.environ[key] for key in BASE_ENV if key in os.environ}
     for key, value in spec_env.items():
         if isinstance(value, dict):
             base = value.get("base")

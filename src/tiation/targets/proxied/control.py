@@ -17,6 +17,7 @@ from typing import Any
 
 from tiation.clock import Clock
 from tiation.errors import TargetError
+from tiation.private import open_private_append
 from tiation.targets.proxied.common import bind_check, read_json, record_alive, signal_pid
 from tiation.targets.proxied.instances import PROXY_MODULE, ServicePaths
 
@@ -39,7 +40,7 @@ def launch_detached(argv: list[str], log: Path, pid_file: Path, what: str) -> No
     """Start `python -m ARGV --pid-file PID_FILE`, a process that detaches itself; return once it has recorded
     its pid. TargetError if it does not."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    with open_private_append(log) as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", *argv, "--pid-file", str(pid_file)],
             stdin=subprocess.DEVNULL,

@@ -16,6 +16,7 @@ from typing import Any
 
 from tiation.clock import Clock
 from tiation.errors import TargetError
+from tiation.private import private_dir
 from tiation.targets.base import Endpoint, Instance, Observed, Rollout
 from tiation.targets.capabilities import NO_CAPABILITIES, Capabilities
 from tiation.targets.proxied.common import atomic_write_json, read_json
@@ -67,6 +68,8 @@ class ProxiedTarget:
     def _check_root(self) -> None:
         """Raise TargetError unless the root is writable."""
         try:
+            if self.root.name == ".tiation" or not self.root.exists():
+                private_dir(self.root)
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / f".check-{os.getpid()}"
             probe.write_bytes(b"")
@@ -142,7 +145,8 @@ class ProxiedTarget:
         serving = next((i for i in instances if i.id == serving_id), None)
         proxy = paths.proxy_running()
         public = Endpoint(str(proxy["host"]), int(proxy["port"])) if proxy else None
-        return Observed(service, serving, instances, public)
+        proxy_down = serving is not None and serving.state == "running" and proxy is None
+        return Observed(service, serving, instances, public, proxy_down=proxy_down)
 
     def _log_files(self, service: str, instance_id: str | None) -> InstanceFiles | None:
         """The instance whose log `logs` reads: `instance_id`, else the serving, else the newest (None: none)."""
