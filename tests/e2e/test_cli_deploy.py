@@ -100,6 +100,28 @@ def test_concurrent_deploys_of_one_service_exactly_one_runs(eco: Eco) -> None:
     assert eco.tiation("lock", "list", "--json").json()["leases"] == []
 
 
+def wait_for_lease(eco: Eco) -> None:
+    deadline = time.monotonic() + 30
+    while not eco.tiation("lock", "list", "--json").json()["leases"]:
+        assert time.monotonic() < deadline, "the deploy never took the lease"
+        time.sleep(0.1)
+
+
+def test_stop_during_a_deploy_is_refused_and_the_deploy_still_serves(eco: Eco) -> None:
+    eco.tiation("deploy", "local", "liberation-system")
+    deploying = eco.popen("deploy", "local", "liberation-system", "1.1.0")  # verifies for stable_for (3 s)
+    wait_for_lease(eco)
+    refused = eco.tiation("stop", "local", "liberation-system", expect=1)
+    assert "local/liberation-system is locked by alice@" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    _, err = deploying.communicate(timeout=120)
+    assert deploying.returncode == 0, err
+    assert public_version(eco, "liberation-system") == "1.1.0"
+    assert eco.tiation("lock", "list", "--json").json()["leases"] == []
+    eco.tiation("stop", "local", "liberation-system")  # free again: stop takes and gives back the lease
+    assert eco.tiation("lock", "list", "--json").json()["leases"] == []
+
+
 def test_dry_run_changes_nothing(eco: Eco) -> None:
     run = eco.tiation("deploy", "local", "all", "--dry-run", "--json")
     steps = run.json()["plan"]["steps"]

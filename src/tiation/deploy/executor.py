@@ -6,14 +6,13 @@ stopped and quarantined, and the newest release that passed verification (not bl
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tiation.clock import Clock
 from tiation.config.models import Health, Platform
+from tiation.deploy.lease import held_lease, lease_owner
 from tiation.deploy.plan import Plan
 from tiation.deploy.records import DeployRecords
 from tiation.deploy.verdict import Failed, Healthy, Pending, Verdict
@@ -64,7 +63,7 @@ class Executor:
     poll_interval: float = 0.1
 
     def owner(self) -> str:
-        return f"{self.actor}@{socket.gethostname()} pid {os.getpid()}"
+        return lease_owner(self.actor)
 
     # -- deploy -----------------------------------------------------------------------------------------------
     def execute(self, plan: Plan) -> list[Outcome]:
@@ -98,29 +97,16 @@ class Executor:
     def _with_lease(
         self, release: Release, reason: str, action: Callable[[Release, Lease], Outcome]
     ) -> Outcome:
-        with self.store.write("acquire a lease") as uow:
-            lease = uow.leases.acquire(
-                release.environment, release.service, owner=self.owner(), reason=reason, ttl=self.lease_ttl
-            )
-            uow.audit.record(
-                actor=self.actor,
-                action="lock.acquire",
-                environment=release.environment,
-                service=release.service,
-                details={"reason": reason},
-            )
-        try:
+        with held_lease(
+            self.store,
+            release.environment,
+            release.service,
+            actor=self.actor,
+            reason=reason,
+            ttl=self.lease_ttl,
+        ) as lease:
             self._recover_interrupted(release.environment, release.service)
             return action(release, lease)
-        finally:
-            with self.store.write("release a lease") as uow:
-                uow.leases.release(lease)
-                uow.audit.record(
-                    actor=self.actor,
-                    action="lock.release",
-                    environment=release.environment,
-                    service=release.service,
-                )
 
     def _recover_interrupted(self, environment: str, service: str) -> None:
         """Clean up after a deploy whose process died: we hold the lease, so nothing else is deploying this

@@ -9,6 +9,7 @@ import click
 
 from tiation.cli.context import AppContext
 from tiation.cli.output import Output, error_line, plural, progress_reporter
+from tiation.deploy.lease import held_lease
 
 
 def _outcome_exit(outcomes: list[Any]) -> int:
@@ -147,8 +148,13 @@ def stop(app: AppContext, environment: str, service: str | None) -> None:
     services = [service] if service else sorted(platform.services)
     target = engine.targets(environment)
     out = Output()
+    ttl = platform.environments[environment].lease_ttl.total_seconds()
     for svc in services:
-        target.stop(svc)
-        with engine.store.write("write the audit log") as uow:
-            uow.audit.record(actor=engine.actor, action="service.stop", environment=environment, service=svc)
+        # a stop during a deploy would leave that deploy reporting success while nothing serves
+        with held_lease(engine.store, environment, svc, actor=engine.actor, reason=f"stop {svc}", ttl=ttl):
+            target.stop(svc)
+            with engine.store.write("write the audit log") as uow:
+                uow.audit.record(
+                    actor=engine.actor, action="service.stop", environment=environment, service=svc
+                )
         out.line(f"stopped {svc} in {environment}")
