@@ -17,10 +17,10 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tiation.errors import TiationError
+from tiation.state.processes import pid_start, running
 
 if TYPE_CHECKING:
     from tiation.backup.service import BackupService
@@ -34,15 +34,6 @@ START, DONE, FAILED, INTERRUPTED = (
 SCAN = 2000
 
 
-def _pid_start(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), or None if there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rpartition(")")[2].split()[19]
-
-
 def begin(service: BackupService, backup_id: str, name: str, target: str) -> str:
     """Record that a restore of `backup_id` into `target` starts now; returns its token."""
     token = secrets.token_hex(6)
@@ -53,7 +44,7 @@ def begin(service: BackupService, backup_id: str, name: str, target: str) -> str
         "target": target,
         "host": socket.gethostname(),
         "pid": os.getpid(),
-        "pid_start": _pid_start(os.getpid()),
+        "pid_start": pid_start(os.getpid()),
     }
     with service.state.write("record a restore's start") as uow:
         uow.audit.record(actor=service.actor, action=START, details=details)
@@ -82,7 +73,7 @@ def interrupted(service: BackupService) -> list[Interrupted]:
         d: dict[str, Any] = event.details
         if event.action != START or d.get("restore") in ended or d.get("host") != host:
             continue
-        if _running(int(d.get("pid", 0)), d.get("pid_start")):
+        if running(int(d.get("pid", 0)), d.get("pid_start")):
             continue
         found.append(
             Interrupted(
@@ -94,21 +85,6 @@ def interrupted(service: BackupService) -> list[Interrupted]:
             )
         )
     return found
-
-
-def _running(pid: int, started: object) -> bool:
-    """True if process `pid` (started at `started`, when known) still runs on this host."""
-    if pid == os.getpid():
-        return True
-    if started is not None:  # Linux: a reused pid has another start time
-        return _pid_start(pid) == started
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return pid > 0
 
 
 def reap(service: BackupService) -> list[str]:

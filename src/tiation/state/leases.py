@@ -6,11 +6,18 @@ transaction started with `BEGIN IMMEDIATE`, so racing acquirers run one after th
 loser's insert waits for the winner's commit and then fails on the key (inside a savepoint, so the
 transaction goes on and reads the winner's row). Each acquisition gets a fresh random token: only the holder
 of that token can heartbeat or release it.
+
+A lease whose holder is provably dead is free at once, like an expired one: the owner string names the host
+and pid (`alice@host pid 123`), and the token ends with the holder's process start time (`<random>.<ticks>`,
+Linux), so a holder on this host whose pid is gone or reused by another process is dead.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
+import socket
 from datetime import timedelta
 from secrets import token_hex
 from typing import Any
@@ -20,11 +27,29 @@ from sqlalchemy.exc import IntegrityError
 
 from tiation.errors import LockHeldError, StateError
 from tiation.state.audit import AuditLog
+from tiation.state.processes import pid_start, running
 from tiation.state.repository import Repository
 from tiation.state.rows import Lease, lease_row
 from tiation.state.schema import leases
 
 _ATTEMPTS = 10
+_HOLDER = re.compile(r"@(?P<host>[^@\s]+) pid (?P<pid>\d+)$")
+
+
+def _token() -> str:
+    """A fresh random token, ending with this process's start time when known."""
+    started = pid_start(os.getpid())
+    return token_hex(16) if started is None else f"{token_hex(16)}.{started}"
+
+
+def dead_holder(owner: str, token: str) -> str:
+    """Why the holder of a lease is provably dead ("pid 123 gone"), or "" if it may be alive (or elsewhere)."""
+    match = _HOLDER.search(owner)
+    if match is None or match["host"] != socket.gethostname():
+        return ""
+    pid = int(match["pid"])
+    _, dot, started = token.rpartition(".")
+    return "" if running(pid, started if dot else None) else f"pid {pid} gone"
 
 
 def _key(environment: str, service: str) -> Any:
@@ -35,7 +60,12 @@ class Leases(Repository):
     """The deploy locks. Use inside `StateStore.write()` (all but `all`, which reads)."""
 
     def _lease(self, row: Row[Any]) -> Lease:
-        return lease_row(row, expired=row._mapping["expires_at"] < self.clock.now())
+        values = row._mapping
+        return lease_row(
+            row,
+            expired=values["expires_at"] < self.clock.now(),
+            dead=dead_holder(values["owner"], values["token"]),
+        )
 
     def _holder(self, environment: str, service: str) -> Lease | None:
         row = self.conn.execute(select(leases).where(_key(environment, service))).first()
@@ -52,7 +82,7 @@ class Leases(Repository):
                 service=service,
                 owner=owner,
                 reason=reason,
-                token=token_hex(16),
+                token=_token(),
                 acquired_at=now,
                 heartbeat_at=now,
                 expires_at=now + timedelta(seconds=ttl),
@@ -63,14 +93,23 @@ class Leases(Repository):
                     self.conn.execute(
                         delete(leases).where(_key(environment, service), leases.c.expires_at < now)
                     )
+                    self._drop_dead(environment, service)
                     self.conn.execute(insert(leases).values(**_columns(lease)))
                 return lease
             except IntegrityError:
                 holder = self._holder(environment, service)
-                if holder is not None and not holder.expired:
+                if holder is not None and not holder.expired and not holder.dead:
                     raise LockHeldError(holder.held_message(self.clock.now())) from None
                 # released or expired since our attempt: try again
         raise LockHeldError(f"{environment}/{service} is contended; could not take the lease, try again")
+
+    def _drop_dead(self, environment: str, service: str) -> None:
+        """Delete the lease if its holder is provably dead (by its token: a live successor is kept)."""
+        holder = self._holder(environment, service)
+        if holder is not None and holder.dead:
+            self.conn.execute(
+                delete(leases).where(_key(environment, service), leases.c.token == holder.token)
+            )
 
     def heartbeat(self, lease: Lease) -> Lease:
         """Extend the lease by its ttl from now, if it is still ours; LockHeldError('lease lost …') if not."""
@@ -125,4 +164,4 @@ class Leases(Repository):
 
 def _columns(lease: Lease) -> dict[str, Any]:
     """The stored columns of a lease (everything but the computed `expired`)."""
-    return {k: v for k, v in dataclasses.asdict(lease).items() if k != "expired"}
+    return {k: v for k, v in dataclasses.asdict(lease).items() if k not in ("expired", "dead")}

@@ -77,6 +77,7 @@ class Lease:
     heartbeat_at: datetime
     expires_at: datetime
     expired: bool
+    dead: str = ""  # why the holder is provably dead ("pid 123 gone"), or "" if it may be alive
 
     @property
     def ttl(self) -> timedelta:
@@ -162,6 +163,6 @@ def plain_json(document: Mapping[str, Any]) -> str:
 
 release_row = RowMapper(ReleaseRow)
 deployment_row = RowMapper(DeploymentRow)
-lease_row = RowMapper(Lease, given=("expired",))
+lease_row = RowMapper(Lease, given=("expired", "dead"))
 approval_row = RowMapper(ApprovalRow)
 audit_row = RowMapper(AuditRow)

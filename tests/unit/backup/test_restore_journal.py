@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 
-from tiation.backup.restores import _pid_start, _running
+from tiation.state.processes import pid_start as _pid_start
+from tiation.state.processes import running as _running
 
 
 def test_this_process_runs_and_a_reaped_one_does_not() -> None:

@@ -33,6 +33,7 @@ def list_(app: AppContext, json_mode: bool) -> None:
                     "acquired_at": lease.acquired_at.isoformat(),
                     "expires_at": lease.expires_at.isoformat(),
                     "expired": lease.expired,
+                    "dead": lease.dead or None,
                 }
                 for lease in leases
             ]
@@ -51,7 +52,7 @@ def list_(app: AppContext, json_mode: bool) -> None:
                 lease.reason,
                 f"{lease.acquired_at:%H:%M:%S}",
                 f"{lease.expires_at:%H:%M:%S}",
-                "expired" if lease.expired else "held",
+                f"dead ({lease.dead})" if lease.dead else "expired" if lease.expired else "held",
             ]
             for lease in leases
         ],
