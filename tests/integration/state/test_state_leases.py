@@ -245,3 +245,25 @@ def test_lease_of_a_killed_process_is_taken_over_after_expiry(real_store: StateS
     assert lease.owner == "me"
     with real_store.read() as uow:
         assert [x.owner for x in uow.leases.all()] == ["me"]
+
+
+def test_a_lease_whose_holder_on_this_host_is_dead_is_free_at_once(store: StateStore) -> None:
+    import socket
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a pid that is gone (or, if reused, another process's start time)
+    _take(store, owner=f"alice@{socket.gethostname()} pid {child.pid}")
+    with store.read("list") as uow:
+        [held] = uow.leases.all()
+    assert held.dead == f"pid {child.pid} gone" and not held.expired
+    taken = _take(store, owner="bob@host pid 1")  # no LockHeldError, no waiting for the ttl
+    with store.read("list") as uow:
+        assert [lease.token for lease in uow.leases.all()] == [taken.token]
+
+
+def test_a_live_holder_on_this_host_or_one_elsewhere_keeps_the_lease(store: StateStore) -> None:
+    import socket
+
+    _take(store, owner=f"alice@{socket.gethostname()} pid {os.getpid()}")
+    with pytest.raises(LockHeldError):
+        _take(store, owner="bob@host pid 1")
