@@ -117,7 +117,7 @@ class Executor:
         for dep in recent:
             if dep.status != "running":
                 continue
-            why = "interrupted: the deploy process stopped before finishing and its lease expired or its holder died"
+            why = "interrupted: the deploy process stopped before finishing (its lease expired or its holder died)"
             with self.store.write("finish a deployment") as uow:
                 uow.deployments.finish(dep.id, status="aborted", verdict=why, evidence={})
                 uow.audit.record(
