@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+from tiation.procs import proc_start_ticks
 
 
 def pid_start(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (Linux), or None if there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rpartition(")")[2].split()[19]
+    """The process's start time in clock ticks since boot (Linux), as recorded; None if it is gone or a zombie."""
+    ticks = proc_start_ticks(pid)
+    return None if ticks is None else str(ticks)
 
 
 def running(pid: int, started: object) -> bool:

@@ -15,7 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-_PROC = Path("/proc")
+from tiation.procs import PROC as _PROC
+from tiation.procs import proc_start_ticks as proc_start_ticks
 
 
 def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
@@ -46,19 +47,6 @@ def parse_time(value: object) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
-
-
-def proc_start_ticks(pid: int) -> int | None:
-    """When `pid` started (clock ticks since boot, Linux), or None if it is gone, a zombie, or unknowable."""
-    try:
-        data = (_PROC / str(pid) / "stat").read_bytes()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after the last ")".
-    fields = data[data.rindex(b")") + 2 :].split()
-    if fields[0] in (b"Z", b"X"):
-        return None
-    return int(fields[19])
 
 
 def process_alive(pid: int | None, start_ticks: int | None = None) -> bool:
